@@ -1,0 +1,65 @@
+"""The `melt` command: user mistakes become one line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from melt.cli import bench, runs, workload
+from melt.errors import MeltError
+
+try:  # typer ≥ 0.25 vendors click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    name="melt",
+    help="Measure how well a large language model runs on a device.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("bench")(bench.bench)
+app.add_typer(runs.app, name="runs")
+app.add_typer(workload.app, name="workload")
+
+stderr = Console(stderr=True)
+
+
+@app.callback()
+def main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details to stderr."),
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=stderr, show_time=False, show_path=False)],
+    )
+
+
+def run() -> None:
+    try:
+        app(standalone_mode=False)
+    except MeltError as exc:
+        stderr.print(f"melt: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except UsageError as exc:
+        stderr.print(f"melt: error: {exc.format_message()}", markup=False, soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    except ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        stderr.print("melt: interrupted; everything measured so far is in the store")
+        sys.exit(EXIT_INTERRUPTED)

@@ -1,0 +1,5 @@
+"""Inference frameworks, one module each, registered by name (DESIGN.md: frameworks)."""
+
+from melt.frameworks.base import Engine, Framework, get_framework, register_framework
+
+__all__ = ["Engine", "Framework", "get_framework", "register_framework"]

@@ -1,0 +1,1 @@
+"""Terminal tables and machine-readable documents of results (DESIGN.md: report)."""

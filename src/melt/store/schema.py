@@ -1,0 +1,144 @@
+"""Tables of the results database.
+
+Rows are written as they are produced: a run row first (status ``running``), then one
+``turns`` row and one ``token_timestamps`` row per turn, each committed on its own, then
+the run's final status. `SCHEMA_VERSION` is stored in ``melt_meta`` and identifies a file
+as a melt database.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy import BigInteger as Big
+
+SCHEMA_VERSION = "1"
+
+metadata = MetaData()
+
+melt_meta = Table(
+    "melt_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", String(40), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("command", Text, nullable=False),
+    Column("config", JSON, nullable=False),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("fingerprint", String(64), nullable=False, unique=True),
+    Column("host", String(200)),
+    Column("cpu_model", String(200)),
+    Column("physical_cores", Integer),
+    Column("logical_cores", Integer),
+    Column("ram_bytes", Big),
+    Column("os", String(200)),
+    Column("kernel", String(200)),
+    Column("arch", String(40)),
+    Column("python", String(40)),
+    Column("facts", JSON, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("experiment_id", ForeignKey("experiments.id"), nullable=False),
+    Column("environment_id", ForeignKey("environments.id"), nullable=False),
+    Column("repeat_index", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("error", Text),
+    Column("started_at", String(40), nullable=False),
+    Column("ended_at", String(40)),
+    Column("device", String(200), nullable=False),
+    Column("framework", String(40), nullable=False),
+    Column("framework_version", String(80), nullable=False),
+    Column("framework_system_info", Text),
+    Column("model_name", String(200), nullable=False),
+    Column("model_path", Text, nullable=False),
+    Column("model_sha256", String(64), nullable=False),
+    Column("model_quant", String(40), nullable=False),
+    Column("model_size_bytes", Big, nullable=False),
+    Column("model_source", String(40), nullable=False),
+    Column("workload_name", Text, nullable=False),
+    Column("workload_sha256", String(64), nullable=False),
+    Column("workload_conversations", Integer, nullable=False),
+    Column("threads", Integer, nullable=False),
+    Column("ctx", Integer, nullable=False),
+    Column("batch", Integer, nullable=False),
+    Column("max_new_tokens", Integer, nullable=False),
+    Column("seed", Integer, nullable=False),
+    Column("warmup_turns", Integer, nullable=False),
+    Column("settings", JSON, nullable=False),
+    Column("load_time_s", Float),
+    Column("model_bytes", Big),
+    Column("model_rss_bytes", Big),
+    Column("peak_rss_bytes", Big),
+    Column("decode_consistency_rel_diff", Float),
+    Column("summary", JSON),
+)
+
+turns = Table(
+    "turns",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("runs.id"), nullable=False, index=True),
+    Column("conversation_index", Integer, nullable=False),
+    Column("conversation_id", String(200), nullable=False),
+    Column("turn_index", Integer, nullable=False),
+    Column("warmup", Boolean, nullable=False),
+    Column("wall_anchor_ns", Big, nullable=False),
+    Column("submit_ns", Big, nullable=False),
+    Column("prefill_start_ns", Big),
+    Column("prefill_done_ns", Big),
+    Column("first_token_ns", Big),
+    Column("last_token_ns", Big),
+    Column("end_ns", Big, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("prompt_tokens_evaluated", Integer, nullable=False),
+    Column("prompt_tokens_reused", Integer, nullable=False),
+    Column("generated_tokens", Integer, nullable=False),
+    Column("stop_reason", String(40), nullable=False),
+    Column("history_turns_dropped", Integer, nullable=False),
+    Column("cpu_time_s", Float),
+    Column("rss_bytes", Big),
+    Column("engine_timers", JSON),
+    Column("ttft_s", Float),
+    Column("prefill_s", Float),
+    Column("prefill_tok_per_s", Float),
+    Column("decode_s", Float),
+    Column("decode_tok_per_s", Float),
+    Column("e2e_s", Float),
+    Column("output_text", Text),
+)
+
+token_timestamps = Table(
+    "token_timestamps",
+    metadata,
+    Column("turn_id", ForeignKey("turns.id"), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("encoding", String(40), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
