@@ -164,14 +164,16 @@ class LlamaCppEngine:
         self._template = self._vocab.chat_template()
         self._sampler = _sampler_chain(settings.sampling)
         self._memory = llama.llama_get_memory(self._ctx)
-        self.n_ctx = int(llama.llama_n_ctx(self._ctx))
+        # llama.cpp may round the context up; the user's --ctx stays the budget.
+        self.n_ctx = min(settings.ctx, int(llama.llama_n_ctx(self._ctx)))
+        self.n_batch = int(llama.llama_n_batch(self._ctx))  # llama.cpp caps it at n_ctx
         self._cached: list[int] = []
         self.load = LoadTrace(
             load_ns=load_ns,
             model_bytes=int(llama.llama_model_size(self._model)),
             rss_before_bytes=rss_before,
             rss_after_bytes=_rss_bytes(),
-            context_tokens=self.n_ctx,
+            context_tokens=int(llama.llama_n_ctx(self._ctx)),
             system_info=llama.llama_print_system_info().decode(errors="replace"),
         )
 
@@ -245,8 +247,8 @@ class LlamaCppEngine:
         ctx, sampler, vocab = self._ctx, self._sampler, self._vocab.vocab
         pending = tokens[reused:]
         prefill_start = time.monotonic_ns()
-        for offset in range(0, len(pending), self.settings.batch):
-            chunk = pending[offset : offset + self.settings.batch]
+        for offset in range(0, len(pending), self.n_batch):
+            chunk = pending[offset : offset + self.n_batch]
             arr = (llama.llama_token * len(chunk))(*chunk)
             self._check(llama.llama_decode(ctx, llama.llama_batch_get_one(arr, len(chunk))))
         llama.llama_synchronize(ctx)

@@ -1,0 +1,3 @@
+from melt.cli.main import run
+
+run()
