@@ -47,7 +47,7 @@ def main(
 
 def run() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # typer turns Ctrl-C into exit code 130 here
     except MeltError as exc:
         stderr.print(f"melt: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_USAGE)
@@ -61,5 +61,8 @@ def run() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
+        code = EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED:
         stderr.print("melt: interrupted; everything measured so far is in the store")
-        sys.exit(EXIT_INTERRUPTED)
+    if isinstance(code, int) and code:
+        sys.exit(code)
