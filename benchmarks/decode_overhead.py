@@ -53,7 +53,7 @@ class BareLoop:
         cparams.n_threads = cparams.n_threads_batch = settings.threads
         self.ctx = llama.llama_init_from_model(self.model, cparams)
         self.vocab = llama.llama_model_get_vocab(self.model)
-        self.sampler = _sampler_chain(settings.sampling)
+        self.sampler = _sampler_chain(settings.sampling, llama.llama_vocab_n_tokens(self.vocab))
         self.max_new = settings.max_new_tokens
         text = template.render([{"role": "user", "content": PROMPT}]).encode()
         buf = (llama.llama_token * (len(text) + 8))()

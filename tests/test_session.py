@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from melt.config import RunSettings
+from melt.config import Cell, RunSettings
 from melt.session import BenchRequest, RunResult, run_bench
 from melt.traces import TurnTrace
 from melt.workloads import Conversation
@@ -18,7 +18,7 @@ class StopAfter:
         self.n, self.error, self.seen = n, error, 0
         self.finished: list[RunResult] = []
 
-    def run_started(self, run_id: int, repeat_index: int, repeats: int) -> None: ...
+    def run_started(self, run_id: int, index: int, total: int, label: str) -> None: ...
 
     def conversation_started(self, c: Conversation, i: int, total: int, warmup: bool) -> None: ...
 
@@ -33,7 +33,7 @@ class StopAfter:
 
 def request(store: Path, workload: Path) -> BenchRequest:
     return BenchRequest(
-        settings=RunSettings(threads=2, max_new_tokens=6, ctx=512),
+        cells=(Cell("smollm2-135m-instruct", None, RunSettings(threads=2, max_new_tokens=6)),),
         workload=str(workload),
         warmup_turns=1,
         store=str(store),

@@ -1,4 +1,5 @@
-"""One `melt bench`: resolve, validate, then run and store every repeat, turn by turn.
+"""One `melt bench`: resolve and validate everything, then run and store every repeat of
+every cell (variant × setting), turn by turn.
 
 This is where a framework, a device, a workload and the store meet (DESIGN.md: the
 orchestration joins them; none of them imports another). Every bad input is found before
@@ -11,10 +12,10 @@ from __future__ import annotations
 import logging
 import resource
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from melt.config import RunSettings
+from melt.config import Cell, RunSettings
 from melt.devices import LocalDevice
 from melt.errors import MeltError
 from melt.frameworks import Engine, Framework, get_framework
@@ -24,7 +25,7 @@ from melt.metrics.stats import Aggregate, aggregate
 from melt.metrics.turn import TurnMetrics, turn_metrics
 from melt.models import Artifact, resolve_model
 from melt.store import Store, open_store
-from melt.traces import TurnTrace
+from melt.traces import LoadTrace, TurnTrace
 from melt.workloads import BUILTIN_WORKLOAD, Conversation, Workload, load_workload
 
 log = logging.getLogger(__name__)
@@ -39,21 +40,22 @@ STATUS_FAILED = "failed"
 class BenchRequest:
     """What the user asked for, before anything is checked."""
 
-    settings: RunSettings
-    model: str = "smollm2-135m-instruct"
+    cells: tuple[Cell, ...]
     framework: str = "llama.cpp"
     workload: str = BUILTIN_WORKLOAD
     conversations: int | None = None
     repeats: int = 1
     warmup_turns: int = 1
     store: str | None = None
+    name: str = "bench"
     command: str = "melt bench"
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 class BenchObserver(Protocol):
     """Progress events for a user interface; the session never prints."""
 
-    def run_started(self, run_id: int, repeat_index: int, repeats: int) -> None: ...
+    def run_started(self, run_id: int, index: int, total: int, label: str) -> None: ...
 
     def conversation_started(
         self, conversation: Conversation, index: int, total: int, warmup: bool
@@ -73,33 +75,48 @@ class RunResult:
     consistency: DecodeConsistency | None
     load_time_s: float
     model_bytes: int
+    model_params: int
     model_rss_bytes: int
     peak_rss_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class BenchResult:
-    experiment_id: int
-    store: str
+@dataclass(slots=True)
+class CellResult:
+    """All runs of one variant × setting, and their pooled aggregates."""
+
+    cell: Cell
     artifact: Artifact
-    framework: str
-    framework_version: str
-    device: dict[str, Any]
-    settings: RunSettings
-    workload: Workload
-    warmup_turns: int
     runs: list[RunResult] = field(default_factory=list)
     aggregates: TurnAggregates | None = None
     run_decode_tok_per_s: Aggregate | None = None
 
+    @property
+    def bits_per_weight(self) -> float | None:
+        run = next((r for r in self.runs if r.model_params), None)
+        return None if run is None else 8 * run.model_bytes / run.model_params
+
 
 @dataclass(slots=True)
-class _Plan:
-    artifact: Artifact
-    framework: Framework
+class BenchResult:
+    experiment_id: int
+    store: str
+    framework: str
+    framework_version: str
+    device: dict[str, Any]
     workload: Workload
-    store: Store
-    first_engine: Engine
+    warmup_turns: int
+    repeats: int
+    cells: list[CellResult] = field(default_factory=list)
+
+
+def resolve_variant(model: str, quant: str | None) -> Artifact:
+    """The artifact for a model name/path and an optional quantization of it."""
+    artifact = resolve_model(model)
+    if quant is None:
+        return artifact
+    from melt.models.quantize import get_variant
+
+    return get_variant(artifact, quant)
 
 
 def _check_request(request: BenchRequest) -> None:
@@ -109,6 +126,8 @@ def _check_request(request: BenchRequest) -> None:
         raise MeltError(f"--warmup must be 0 or more turns (got {request.warmup_turns})")
     if request.conversations is not None and request.conversations < 1:
         raise MeltError(f"--conversations must be at least 1 (got {request.conversations})")
+    if not request.cells:
+        raise MeltError("the experiment has nothing to run (no models)")
 
 
 def _check_fits(engine: Engine, workload: Workload, settings: RunSettings) -> None:
@@ -124,9 +143,15 @@ def _check_fits(engine: Engine, workload: Workload, settings: RunSettings) -> No
                 )
 
 
-def _plan(request: BenchRequest) -> _Plan:
-    _check_request(request)
-    artifact = resolve_model(request.model)
+@dataclass(slots=True)
+class _Plan:
+    framework: Framework
+    workload: Workload
+    store: Store
+    artifacts: list[Artifact]
+
+
+def _select_workload(request: BenchRequest) -> Workload:
     workload = load_workload(request.workload)
     wanted = request.conversations
     if wanted is None and request.workload == BUILTIN_WORKLOAD:
@@ -137,16 +162,28 @@ def _plan(request: BenchRequest) -> _Plan:
             len(workload.conversations),
             wanted,
         )
-    workload = workload.take(wanted)
-    store = open_store(request.store)
+    return workload.take(wanted)
+
+
+def _plan(request: BenchRequest) -> _Plan:
+    """Resolve and check everything; nothing is written to the store here."""
+    _check_request(request)
     framework = get_framework(request.framework)
-    engine = framework.load(artifact, request.settings)
-    try:
-        _check_fits(engine, workload, request.settings)
-    except BaseException:
-        engine.close()
-        raise
-    return _Plan(artifact, framework, workload, store, engine)
+    artifacts = [resolve_variant(c.model, c.quant) for c in request.cells]
+    workload = _select_workload(request)
+    store = open_store(request.store)
+    checked: set[tuple[str, int, int]] = set()
+    for cell, artifact in zip(request.cells, artifacts, strict=True):
+        key = (artifact.sha256, cell.settings.ctx, cell.settings.max_new_tokens)
+        if key in checked:
+            continue
+        checked.add(key)
+        engine = framework.load(artifact, cell.settings)
+        try:
+            _check_fits(engine, workload, cell.settings)
+        finally:
+            engine.close()
+    return _Plan(framework, workload, store, artifacts)
 
 
 def _turn_columns(trace: TurnTrace, metrics: TurnMetrics, conversation_id: str) -> dict[str, Any]:
@@ -218,176 +255,195 @@ class _RunRecorder:
                 self.observer.turn_done(trace, metrics)
 
 
+@dataclass(frozen=True, slots=True)
+class _RunContext:
+    """What every run of one command shares."""
+
+    store: Store
+    framework: Framework
+    framework_version: str
+    system_info: str
+    experiment_id: int
+    environment_id: int
+    device: dict[str, Any]
+    workload: Workload
+    warmup_turns: int
+    observer: BenchObserver
+
+
 def run_bench(request: BenchRequest, observer: BenchObserver) -> BenchResult:
-    """Plan, then execute every repeat; raises `MeltError` for bad input before writing."""
+    """Plan, then execute every repeat of every cell; raises `MeltError` for bad input
+    before anything is written."""
     plan = _plan(request)
     device = LocalDevice()
     facts = device.facts()
     framework_version = plan.framework.version()
     system_info = plan.framework.system_info()
-    settings = request.settings
-    config = {
-        "model": request.model,
-        "framework": request.framework,
-        "workload": request.workload,
-        "conversations": len(plan.workload.conversations),
-        "repeats": request.repeats,
-        "warmup_turns": request.warmup_turns,
-        "settings": settings.model_dump(),
-    }
-    store = plan.store
-    experiment_id = store.create_experiment(
-        name=f"{plan.artifact.name} on {device.name}", command=request.command, config=config
+    experiment_id = plan.store.create_experiment(
+        name=request.name, command=request.command, config=request.config
     )
-    environment_id = store.environment_id(
+    environment_id = plan.store.environment_id(
         {**facts, "framework_version": framework_version, "framework_system_info": system_info}
+    )
+    ctx = _RunContext(
+        store=plan.store,
+        framework=plan.framework,
+        framework_version=framework_version,
+        system_info=system_info,
+        experiment_id=experiment_id,
+        environment_id=environment_id,
+        device=facts,
+        workload=plan.workload,
+        warmup_turns=request.warmup_turns,
+        observer=observer,
     )
     result = BenchResult(
         experiment_id=experiment_id,
-        store=store.spec,
-        artifact=plan.artifact,
+        store=plan.store.spec,
         framework=plan.framework.name,
         framework_version=framework_version,
         device=facts,
-        settings=settings,
         workload=plan.workload,
         warmup_turns=request.warmup_turns,
+        repeats=request.repeats,
     )
-    engine: Engine | None = plan.first_engine
-    all_measured: list[MeasuredTurn] = []
-    try:
+    total = len(request.cells) * request.repeats
+    for cell, artifact in zip(request.cells, plan.artifacts, strict=True):
+        cell_result = CellResult(cell, artifact)
+        result.cells.append(cell_result)
+        measured: list[MeasuredTurn] = []
         for repeat in range(request.repeats):
-            if engine is None:
-                engine = plan.framework.load(plan.artifact, settings)
-            run = _execute_run(
-                plan,
-                request,
-                engine,
-                experiment_id,
-                environment_id,
-                repeat,
-                facts,
-                framework_version,
-                system_info,
-                observer,
-                all_measured,
-            )
-            result.runs.append(run)
-            engine.close()
-            engine = None
-    finally:
-        if engine is not None:
-            engine.close()
-    completed = [r for r in result.runs if r.status == STATUS_COMPLETED]
-    return replace(
-        result,
-        aggregates=aggregate_turns(all_measured),
-        run_decode_tok_per_s=aggregate([r.aggregates.decode_tok_per_s.median for r in completed]),
-    )
+            index = len(result.cells[:-1]) * request.repeats + repeat
+            label = f"{artifact.name} {artifact.quant} t{cell.settings.threads}"
+            run = _execute_run(ctx, cell, artifact, repeat, (index, total, label), measured)
+            cell_result.runs.append(run)
+        completed = [r for r in cell_result.runs if r.status == STATUS_COMPLETED]
+        cell_result.aggregates = aggregate_turns(measured)
+        cell_result.run_decode_tok_per_s = aggregate(
+            [r.aggregates.decode_tok_per_s.median for r in completed]
+        )
+    return result
+
+
+def _run_columns(
+    ctx: _RunContext, cell: Cell, artifact: Artifact, repeat: int, load: LoadTrace
+) -> dict[str, Any]:
+    s = cell.settings
+    return {
+        "experiment_id": ctx.experiment_id,
+        "environment_id": ctx.environment_id,
+        "repeat_index": repeat,
+        "device": ctx.device["device"],
+        "framework": ctx.framework.name,
+        "framework_version": ctx.framework_version,
+        "framework_system_info": ctx.system_info,
+        "model_name": artifact.name,
+        "model_path": str(artifact.path),
+        "model_sha256": artifact.sha256,
+        "model_quant": artifact.quant,
+        "model_size_bytes": artifact.size_bytes,
+        "model_source": artifact.origin.source,
+        "workload_name": ctx.workload.name,
+        "workload_sha256": ctx.workload.sha256,
+        "workload_conversations": len(ctx.workload.conversations),
+        "threads": s.threads,
+        "ctx": s.ctx,
+        "batch": s.batch,
+        "max_new_tokens": s.max_new_tokens,
+        "seed": s.sampling.seed,
+        "warmup_turns": ctx.warmup_turns,
+        "settings": {
+            **s.model_dump(),
+            "engine_context_tokens": load.context_tokens,
+            "model_origin": {
+                "source": artifact.origin.source,
+                "tool": artifact.origin.tool,
+                "tool_version": artifact.origin.tool_version,
+                "parent_sha256": artifact.origin.parent_sha256,
+                "note": artifact.origin.note,
+            },
+        },
+        "load_time_s": load.load_ns / 1e9,
+        "model_bytes": load.model_bytes,
+        "model_rss_bytes": load.rss_after_bytes - load.rss_before_bytes,
+    }
 
 
 def _execute_run(
-    plan: _Plan,
-    request: BenchRequest,
-    engine: Engine,
-    experiment_id: int,
-    environment_id: int,
+    ctx: _RunContext,
+    cell: Cell,
+    artifact: Artifact,
     repeat: int,
-    facts: dict[str, Any],
-    framework_version: str,
-    system_info: str,
-    observer: BenchObserver,
-    all_measured: list[MeasuredTurn],
+    position: tuple[int, int, str],
+    cell_measured: list[MeasuredTurn],
 ) -> RunResult:
-    settings, artifact, store = request.settings, plan.artifact, plan.store
+    store, observer = ctx.store, ctx.observer
+    engine = ctx.framework.load(artifact, cell.settings)
     load = engine.load
-    run_id = store.create_run(
-        experiment_id=experiment_id,
-        environment_id=environment_id,
-        repeat_index=repeat,
-        device=facts["device"],
-        framework=plan.framework.name,
-        framework_version=framework_version,
-        framework_system_info=system_info,
-        model_name=artifact.name,
-        model_path=str(artifact.path),
-        model_sha256=artifact.sha256,
-        model_quant=artifact.quant,
-        model_size_bytes=artifact.size_bytes,
-        model_source=artifact.origin.source,
-        workload_name=plan.workload.name,
-        workload_sha256=plan.workload.sha256,
-        workload_conversations=len(plan.workload.conversations),
-        threads=settings.threads,
-        ctx=settings.ctx,
-        batch=settings.batch,
-        max_new_tokens=settings.max_new_tokens,
-        seed=settings.sampling.seed,
-        warmup_turns=request.warmup_turns,
-        settings=settings.model_dump(),
-        load_time_s=load.load_ns / 1e9,
-        model_bytes=load.model_bytes,
-        model_rss_bytes=load.rss_after_bytes - load.rss_before_bytes,
-    )
-    observer.run_started(run_id, repeat, request.repeats)
-    recorder = _RunRecorder(store, run_id, observer)
     status, error = STATUS_FAILED, None
+    run_id = store.create_run(**_run_columns(ctx, cell, artifact, repeat, load))
+    recorder = _RunRecorder(store, run_id, observer)
+    observer.run_started(run_id, *position)
     try:
-        recorder.play(engine, plan.workload.warmup(request.warmup_turns), warmup=True)
-        recorder.play(engine, plan.workload.conversations, warmup=False)
+        recorder.play(engine, ctx.workload.warmup(ctx.warmup_turns), warmup=True)
+        recorder.play(engine, ctx.workload.conversations, warmup=False)
         status = STATUS_COMPLETED
     except KeyboardInterrupt:
         status, error = STATUS_INTERRUPTED, "interrupted by the user (Ctrl-C)"
         raise
-    except MeltError as exc:
-        error = str(exc)
-        raise
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
+        error = str(exc) if isinstance(exc, MeltError) else f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        aggregates = aggregate_turns(recorder.measured)
-        consistency = decode_consistency(recorder.traces)
-        if consistency is not None and consistency.suspicious:
-            log.warning(
-                "run %d: decode rate from token timestamps (%.1f tok/s) differs from "
-                "llama.cpp's own counters (%.1f tok/s) by %+.1f%%",
-                run_id,
-                consistency.timestamps_tok_per_s,
-                consistency.engine_tok_per_s,
-                100 * consistency.relative_diff,
-            )
-        summary = {
-            "aggregates": aggregates.as_dict(),
-            "decode_consistency": None
-            if consistency is None
-            else {
-                "timestamps_tok_per_s": consistency.timestamps_tok_per_s,
-                "engine_tok_per_s": consistency.engine_tok_per_s,
-                "relative_diff": consistency.relative_diff,
-                "turns": consistency.turns,
-            },
-        }
-        peak = _peak_rss_bytes()
-        store.finish_run(
-            run_id,
-            status,
-            error,
-            peak_rss_bytes=peak,
-            decode_consistency_rel_diff=None if consistency is None else consistency.relative_diff,
-            summary=summary,
-        )
-        all_measured.extend(recorder.measured)
-        run = RunResult(
-            run_id=run_id,
-            repeat_index=repeat,
-            status=status,
-            aggregates=aggregates,
-            consistency=consistency,
-            load_time_s=load.load_ns / 1e9,
-            model_bytes=load.model_bytes,
-            model_rss_bytes=load.rss_after_bytes - load.rss_before_bytes,
-            peak_rss_bytes=peak,
-        )
+        engine.close()
+        run = _finish_run(store, run_id, repeat, status, error, load, recorder)
+        cell_measured.extend(recorder.measured)
         observer.run_finished(run)
     return run
+
+
+def _finish_run(
+    store: Store,
+    run_id: int,
+    repeat: int,
+    status: str,
+    error: str | None,
+    load: LoadTrace,
+    recorder: _RunRecorder,
+) -> RunResult:
+    aggregates = aggregate_turns(recorder.measured)
+    consistency = decode_consistency(recorder.traces)
+    if consistency is not None and consistency.suspicious:
+        log.warning(
+            "run %d: decode rate from token timestamps (%.1f tok/s) differs from "
+            "llama.cpp's own counters (%.1f tok/s) by %+.1f%%",
+            run_id,
+            consistency.timestamps_tok_per_s,
+            consistency.engine_tok_per_s,
+            100 * consistency.relative_diff,
+        )
+    summary = {
+        "aggregates": aggregates.as_dict(),
+        "decode_consistency": None if consistency is None else consistency.as_dict(),
+    }
+    peak = _peak_rss_bytes()
+    store.finish_run(
+        run_id,
+        status,
+        error,
+        peak_rss_bytes=peak,
+        decode_consistency_rel_diff=None if consistency is None else consistency.relative_diff,
+        summary=summary,
+    )
+    return RunResult(
+        run_id=run_id,
+        repeat_index=repeat,
+        status=status,
+        aggregates=aggregates,
+        consistency=consistency,
+        load_time_s=load.load_ns / 1e9,
+        model_bytes=load.model_bytes,
+        model_params=load.model_params,
+        model_rss_bytes=load.rss_after_bytes - load.rss_before_bytes,
+        peak_rss_bytes=peak,
+    )

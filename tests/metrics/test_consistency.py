@@ -6,7 +6,9 @@ from melt.traces import EngineTimers, TurnTrace
 MS = 1_000_000
 
 
-def trace(tokens: int, step_ms: int, engine_ms: float, warmup: bool = False) -> TurnTrace:
+def trace(
+    tokens: int, step_ms: int, engine_ms: float, sample_ms: float = 0.0, warmup: bool = False
+) -> TurnTrace:
     return TurnTrace(
         conversation_index=0,
         turn_index=0,
@@ -22,20 +24,36 @@ def trace(tokens: int, step_ms: int, engine_ms: float, warmup: bool = False) -> 
         prompt_tokens_reused=0,
         stop_reason="max_new_tokens",
         engine=EngineTimers(
-            prefill_ms=10.0, prefill_tokens=20, decode_ms=engine_ms, decode_tokens=tokens - 1
+            prefill_ms=10.0,
+            prefill_tokens=20,
+            decode_ms=engine_ms,
+            decode_tokens=tokens - 1,
+            sample_ms=sample_ms,
+            sample_tokens=tokens,
         ),
     )
 
 
 def test_pooled_rates_and_relative_difference() -> None:
-    # Ours: (11 − 1 + 21 − 1) tokens over (10 × 10 + 20 × 10) ms = 30 / 0.3 s = 100 tok/s.
-    # Engine: 30 decode steps in (97 + 193) ms = 30 / 0.29 s = 103.448 tok/s.
+    # Ours: (11 − 1 + 21 − 1) steps over (10 × 10 + 20 × 10) ms = 30 / 0.3 s = 100 tok/s.
+    # Engine: eval 97 ms / 10 steps and 193 ms / 20 steps, no sampling time:
+    # 30 steps in 290 ms = 103.448 tok/s.
     result = decode_consistency([trace(11, 10, 97.0), trace(21, 10, 193.0)])
     assert result is not None
     assert abs(result.timestamps_tok_per_s - 100.0) < 1e-9
     assert abs(result.engine_tok_per_s - 30 / 0.29) < 1e-9
     assert abs(result.relative_diff - (100.0 - 30 / 0.29) / (30 / 0.29)) < 1e-12
     assert result.suspicious  # −3.33 % is beyond the 3 % warning line
+
+
+def test_sampling_time_counts_per_step() -> None:
+    # 11 tokens: 10 eval steps in 95 ms, 11 samples in 5.5 ms → 0.5 ms per step.
+    # Engine step = 9.5 + 0.5 = 10 ms → 100 tok/s, exactly our 10 ms spacing.
+    result = decode_consistency([trace(11, 10, 95.0, sample_ms=5.5)])
+    assert result is not None
+    assert abs(result.engine_tok_per_s - 100.0) < 1e-9
+    assert abs(result.engine_decode_only_tok_per_s - 10 / 0.095) < 1e-9
+    assert abs(result.relative_diff) < 1e-12 and not result.suspicious
 
 
 def test_small_difference_is_not_suspicious() -> None:

@@ -1,67 +1,74 @@
-"""`melt bench`: run a workload on a model and print what a user of the device would feel."""
+"""`melt bench`: run a workload on a model and print what a user of the device would feel.
+
+Flags that take lists (`--quant q8_0,q4_0 --threads 1,2`) form a cartesian product, as in
+llama-bench; `--config exp.yaml` loads an experiment and flags override its keys.
+"""
 
 from __future__ import annotations
 
 import json
 import shlex
 import sys
+from pathlib import Path
+from typing import Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from melt.config import RunSettings, SamplingSettings, default_threads
+from melt.config import Experiment, expand, experiment_from
+from melt.config.experiment import load_experiment_file
 from melt.errors import MeltError
 from melt.metrics.turn import TurnMetrics
-from melt.models.bundled import DEFAULT_MODEL
 from melt.report.bench import bench_document, bench_summary
 from melt.session import BenchRequest, RunResult, run_bench
 from melt.traces import TurnTrace
-from melt.workloads import BUILTIN_WORKLOAD, Conversation
+from melt.workloads import Conversation
 
-FLAG_OF_FIELD = {
+FLAGS = {
+    "models": "--model",
+    "quants": "--quant",
     "threads": "--threads",
     "ctx": "--ctx",
     "batch": "--batch",
     "max_new_tokens": "--max-new-tokens",
-    "seed": "--seed",
-    "temperature": "--temperature",
+    "conversations": "--conversations",
+    "repeats": "--repeats",
+    "warmup_turns": "--warmup",
+    "workload": "--workload",
+    "sampling": "--seed/--temperature",
 }
 
 
-def _settings(
-    threads: int, ctx: int, batch: int, max_new_tokens: int, seed: int, temperature: float
-) -> RunSettings:
+def _int_list(flag: str, text: str | None) -> list[int] | None:
+    if text is None:
+        return None
     try:
-        return RunSettings(
-            threads=threads,
-            ctx=ctx,
-            batch=batch,
-            max_new_tokens=max_new_tokens,
-            sampling=SamplingSettings(seed=seed, temperature=temperature),
-        )
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        name = str(error["loc"][-1])
-        flag = FLAG_OF_FIELD.get(name, name)
-        raise MeltError(f"{flag}: {error['msg'].lower()} (got {error['input']})") from None
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise MeltError(
+            f"{flag}: expected an integer or a comma-separated list of integers (got '{text}')"
+        ) from None
+
+
+def _str_list(text: str | None) -> list[str] | None:
+    return None if text is None else [p.strip() for p in text.split(",") if p.strip()]
 
 
 class ProgressObserver:
-    """A bar over conversations and one over the turns of the current conversation."""
+    """A bar over runs and one over the turns of the current conversation."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.runs_task = progress.add_task("runs", total=None, status="")
         self.turn_task: int | None = None
 
-    def run_started(self, run_id: int, repeat_index: int, repeats: int) -> None:
+    def run_started(self, run_id: int, index: int, total: int, label: str) -> None:
         self.progress.update(
             self.runs_task,
-            description=f"run {run_id} ({repeat_index + 1}/{repeats})",
-            total=repeats,
-            completed=repeat_index,
+            description=f"run {run_id} ({index + 1}/{total}) {label}",
+            total=total,
+            completed=index,
         )
 
     def conversation_started(
@@ -69,7 +76,7 @@ class ProgressObserver:
     ) -> None:
         if self.turn_task is not None:
             self.progress.remove_task(self.turn_task)
-        label = "warmup" if warmup else f"conversation {index + 1}/{total}"
+        label = "  warmup" if warmup else f"  conversation {index + 1}/{total}"
         self.turn_task = self.progress.add_task(
             f"{label} [dim]{conversation.id}[/dim]", total=len(conversation.turns), status=""
         )
@@ -85,58 +92,84 @@ class ProgressObserver:
         self.progress.update(self.runs_task, advance=1)
 
 
+def build_experiment(config: Path | None, overrides: dict[str, Any]) -> Experiment:
+    data: dict[str, Any] = load_experiment_file(config) if config else {}
+    where = f"experiment file '{config}'" if config else "melt bench"
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key == "sampling":
+            data["sampling"] = {**(data.get("sampling") or {}), **value}
+        else:
+            data[key] = value
+    return experiment_from(data, where, None if config else FLAGS)
+
+
 def bench(
-    model: str = typer.Option(
-        DEFAULT_MODEL, help="A bundled model name or a path to a .gguf file."
+    model: str = typer.Option(None, help="Bundled model name or path to a .gguf file."),
+    quant: str = typer.Option(
+        None, help="Quantized variants to measure, e.g. q8_0,q4_0,q2_k (made and cached)."
     ),
     workload: str = typer.Option(
-        BUILTIN_WORKLOAD, help="Conversation file (MELT JSON or chat messages), or builtin:chat."
+        None, help="Conversation file (MELT JSON or chat messages), or builtin:chat."
     ),
-    threads: int = typer.Option(None, help="CPU threads (default: physical cores)."),
-    max_new_tokens: int = typer.Option(64, help="Reply budget per turn, in tokens."),
+    threads: str = typer.Option(None, help="CPU threads, e.g. 1,2 (default: physical cores)."),
+    max_new_tokens: str = typer.Option(None, help="Reply budget per turn in tokens, e.g. 64."),
     conversations: int = typer.Option(
         None, help="Run the first N conversations (default: 3 of the built-in set, or all)."
     ),
-    repeats: int = typer.Option(1, help="Independent runs (fresh model load each)."),
-    warmup: int = typer.Option(1, help="Warmup turns per run: run and stored, not aggregated."),
-    seed: int = typer.Option(0, help="Sampling seed."),
-    temperature: float = typer.Option(0.7, help="Sampling temperature; 0 = greedy."),
-    ctx: int = typer.Option(2048, help="Context size in tokens."),
-    batch: int = typer.Option(512, help="Prompt batch size in tokens."),
+    repeats: int = typer.Option(None, help="Independent runs per cell (fresh model load each)."),
+    warmup: int = typer.Option(
+        None, help="Warmup turns per run (default 1): run and stored, not aggregated."
+    ),
+    seed: int = typer.Option(None, help="Sampling seed (default 0)."),
+    temperature: float = typer.Option(None, help="Sampling temperature; 0 = greedy."),
+    ctx: str = typer.Option(None, help="Context size in tokens, e.g. 2048."),
+    batch: str = typer.Option(None, help="Prompt batch size in tokens (default 512)."),
+    config: Path = typer.Option(None, help="Experiment YAML; flags override its keys."),
     store: str = typer.Option(None, help="Results store: a path or SQLAlchemy URL."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document, no table."),
 ) -> None:
     """Replay chat conversations through a model and measure speed and memory."""
-    settings = _settings(
-        threads if threads is not None else default_threads(),
-        ctx,
-        batch,
-        max_new_tokens,
-        seed,
-        temperature,
+    sampling = {k: v for k, v in (("seed", seed), ("temperature", temperature)) if v is not None}
+    experiment = build_experiment(
+        config,
+        {
+            "models": None if model is None else [model],
+            "quants": _str_list(quant),
+            "workload": workload,
+            "threads": _int_list("--threads", threads),
+            "ctx": _int_list("--ctx", ctx),
+            "batch": _int_list("--batch", batch),
+            "max_new_tokens": _int_list("--max-new-tokens", max_new_tokens),
+            "conversations": conversations,
+            "repeats": repeats,
+            "warmup_turns": warmup,
+            "sampling": sampling or None,
+        },
     )
     request = BenchRequest(
-        settings=settings,
-        model=model,
-        workload=workload,
-        conversations=conversations,
-        repeats=repeats,
-        warmup_turns=warmup,
+        cells=tuple(expand(experiment)),
+        framework=experiment.framework,
+        workload=experiment.workload,
+        conversations=experiment.conversations,
+        repeats=experiment.repeats,
+        warmup_turns=experiment.warmup_turns,
         store=store,
+        name=experiment.name,
         command=shlex.join(["melt", *sys.argv[1:]]),
+        config=experiment.model_dump(),
     )
-    err = Console(stderr=True)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.fields[status]}"),
-        console=err,
+        console=Console(stderr=True),
         transient=True,
     ) as progress:
-        observer = ProgressObserver(progress)
-        result = run_bench(request, observer)
+        result = run_bench(request, ProgressObserver(progress))
     if as_json:
         print(json.dumps(bench_document(result), indent=2, default=str))
     else:

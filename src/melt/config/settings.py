@@ -15,10 +15,8 @@ def default_threads() -> int:
 
 
 class SamplingSettings(BaseModel):
-    """llama.cpp-style sampling: top-k → top-p → min-p → temperature → seeded draw.
-
-    `temperature == 0` means greedy decoding.
-    """
+    """llama.cpp-style sampling: repeat penalty → top-k → top-p → min-p → temperature →
+    seeded draw. `temperature == 0` means greedy decoding; `repeat_penalty == 1` is off."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -26,6 +24,8 @@ class SamplingSettings(BaseModel):
     top_k: int = Field(40, ge=0)
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     min_p: float = Field(0.05, ge=0.0, le=1.0)
+    repeat_penalty: float = Field(1.0, gt=0.0)
+    repeat_last_n: int = Field(64, ge=0)
     seed: int = Field(0, ge=0)
 
 

@@ -113,10 +113,17 @@ class _Vocab:
         return ChatTemplate(source.decode("utf-8"), bos_token=bos, eos_token=eos)
 
 
-def _sampler_chain(sampling: SamplingSettings) -> Any:
+def _sampler_chain(sampling: SamplingSettings, n_vocab: int) -> Any:
     params = llama.llama_sampler_chain_default_params()
     params.no_perf = False
     chain = llama.llama_sampler_chain_init(params)
+    if sampling.repeat_penalty != 1.0 and sampling.repeat_last_n > 0:
+        llama.llama_sampler_chain_add(
+            chain,
+            llama.llama_sampler_init_penalties(
+                n_vocab, sampling.repeat_last_n, sampling.repeat_penalty, 0.0, 0.0
+            ),
+        )
     if sampling.temperature == 0:
         llama.llama_sampler_chain_add(chain, llama.llama_sampler_init_greedy())
         return chain
@@ -162,7 +169,9 @@ class LlamaCppEngine:
         load_ns = time.monotonic_ns() - start
         self._vocab = _Vocab(self._model)
         self._template = self._vocab.chat_template()
-        self._sampler = _sampler_chain(settings.sampling)
+        self._sampler = _sampler_chain(
+            settings.sampling, llama.llama_vocab_n_tokens(self._vocab.vocab)
+        )
         self._memory = llama.llama_get_memory(self._ctx)
         # llama.cpp may round the context up; the user's --ctx stays the budget.
         self.n_ctx = min(settings.ctx, int(llama.llama_n_ctx(self._ctx)))
@@ -171,6 +180,7 @@ class LlamaCppEngine:
         self.load = LoadTrace(
             load_ns=load_ns,
             model_bytes=int(llama.llama_model_size(self._model)),
+            model_params=int(llama.llama_model_n_params(self._model)),
             rss_before_bytes=rss_before,
             rss_after_bytes=_rss_bytes(),
             context_tokens=int(llama.llama_n_ctx(self._ctx)),
@@ -294,6 +304,8 @@ class LlamaCppEngine:
             prefill_tokens=perf.n_p_eval,
             decode_ms=perf.t_eval_ms,
             decode_tokens=perf.n_eval,
+            sample_ms=sampler_perf.t_sample_ms,
+            sample_tokens=sampler_perf.n_sample,
             raw={
                 "t_p_eval_ms": perf.t_p_eval_ms,
                 "n_p_eval": perf.n_p_eval,

@@ -1,4 +1,9 @@
-"""The `melt bench` summary: a rich table for people, one JSON document for programs."""
+"""The `melt bench` summary: rich tables for people, one JSON document for programs.
+
+One cell (a single variant and setting) gets the full metric table; a sweep gets one row per
+variant × setting, grouped by model and sorted by bits per weight, so the trade-off between
+size and speed reads top to bottom.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from rich.text import Text
 from melt.metrics.run import TurnAggregates
 from melt.metrics.stats import Aggregate
 from melt.report.units import fmt, fmt_bytes
-from melt.session import BenchResult
+from melt.session import BenchResult, CellResult, RunResult
 
 METRIC_ROWS = (
     ("ttft_s", "TTFT", "s", 3),
@@ -22,64 +27,142 @@ METRIC_ROWS = (
 )
 
 
+def _ci(agg: Aggregate, digits: int) -> str:
+    return f"{fmt(agg.ci_low, digits)}–{fmt(agg.ci_high, digits)}" if agg.n else "–"
+
+
 def aggregate_table(aggregates: TurnAggregates, title: str) -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("metric", "unit", "n", "median", "95% CI (median)", "mean", "p90"):
         table.add_column(column, justify="left" if column in ("metric", "unit") else "right")
     for name, label, unit, digits in METRIC_ROWS:
         agg: Aggregate = getattr(aggregates, name)
-        ci = f"{fmt(agg.ci_low, digits)} – {fmt(agg.ci_high, digits)}" if agg.n else "–"
         table.add_row(
             label,
             unit,
             str(agg.n),
             fmt(agg.median, digits),
-            ci,
+            _ci(agg, digits),
             fmt(agg.mean, digits),
             fmt(agg.p90, digits),
         )
     return table
 
 
-def bench_summary(result: BenchResult) -> Group:
-    a, s = result.artifact, result.settings
+def _header(result: BenchResult) -> Text:
+    d = result.device
     head = Text()
-    head.append(f"{a.name}", style="bold")
-    head.append(f"  {a.quant}, {fmt_bytes(a.size_bytes)}, sha256 {a.sha256[:12]}\n")
     head.append(
-        f"{result.framework_version} on {result.device['cpu_model']} "
-        f"({result.device['physical_cores']} cores, {fmt_bytes(result.device['ram_bytes'])})\n"
+        f"{result.framework_version} on {d['cpu_model']} ({d['physical_cores']} cores, "
+        f"{fmt_bytes(d['ram_bytes'])}, {d['os']})\n"
     )
-    head.append(
-        f"threads {s.threads}, ctx {s.ctx}, batch {s.batch}, max new tokens "
-        f"{s.max_new_tokens}, seed {s.sampling.seed}, temperature {s.sampling.temperature}\n"
-    )
-    n_turns = result.workload.n_turns
     head.append(
         f"workload {result.workload.name}: {len(result.workload.conversations)} conversations, "
-        f"{n_turns} turns × {len(result.runs)} run(s); {result.warmup_turns} warmup turn(s) "
-        "per run, stored, not aggregated"
+        f"{result.workload.n_turns} turns × {result.repeats} run(s) per cell; "
+        f"{result.warmup_turns} warmup turn(s) per run, stored, not aggregated"
     )
-    parts: list[Any] = [head]
-    if result.aggregates is not None:
-        agg = result.aggregates
-        parts.append(
-            aggregate_table(
-                agg,
-                f"All runs: {agg.turns} turns, {agg.prompt_tokens_evaluated} prompt tokens "
-                f"evaluated + {agg.prompt_tokens_reused} reused from cache, "
-                f"{agg.generated_tokens} generated",
+    return head
+
+
+def _cell_header(cell: CellResult) -> Text:
+    a, s = cell.artifact, cell.cell.settings
+    text = Text()
+    text.append(a.name, style="bold")
+    text.append(f"  {a.quant}, {fmt_bytes(a.size_bytes)}, sha256 {a.sha256[:12]}")
+    if a.origin.note:
+        text.append(f" ({a.origin.note})")
+    text.append(
+        f"\nthreads {s.threads}, ctx {s.ctx}, batch {s.batch}, max new tokens "
+        f"{s.max_new_tokens}, temperature {s.sampling.temperature}, seed {s.sampling.seed}"
+    )
+    return text
+
+
+def bench_summary(result: BenchResult) -> Group:
+    parts: list[Any] = [_header(result)]
+    if len(result.cells) == 1:
+        cell = result.cells[0]
+        parts.append(_cell_header(cell))
+        if cell.aggregates is not None:
+            agg = cell.aggregates
+            parts.append(
+                aggregate_table(
+                    agg,
+                    f"{agg.turns} turns: {agg.prompt_tokens_evaluated} prompt tokens evaluated "
+                    f"+ {agg.prompt_tokens_reused} reused from cache, "
+                    f"{agg.generated_tokens} generated",
+                )
             )
-        )
+    else:
+        parts.append(sweep_table(result))
     parts.append(runs_table(result))
     parts.append(Text(f"stored in {result.store} (experiment {result.experiment_id})"))
     return Group(*parts)
+
+
+def _sort_key(cell: CellResult) -> tuple[Any, ...]:
+    bpw = cell.bits_per_weight or 0.0
+    s = cell.cell.settings
+    return (cell.cell.model, -bpw, s.threads, s.ctx, s.batch, s.max_new_tokens)
+
+
+def sweep_table(result: BenchResult) -> Table:
+    table = Table(title="Sweep: median [95% CI] per variant × setting", title_justify="left")
+    columns = (
+        "model",
+        "quant",
+        "size",
+        "bits/weight",
+        "threads",
+        "ctx",
+        "TTFT s",
+        "prefill tok/s",
+        "decode tok/s",
+        "peak RSS",
+        "load s",
+        "turns",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("model", "quant") else "right")
+    previous_model = None
+    for cell in sorted(result.cells, key=_sort_key):
+        if previous_model is not None and cell.cell.model != previous_model:
+            table.add_section()
+        previous_model = cell.cell.model
+        agg = cell.aggregates
+        runs = cell.runs
+        s = cell.cell.settings
+
+        def med_ci(a: Aggregate, digits: int) -> str:
+            return f"{fmt(a.median, digits)} [{_ci(a, digits)}]"
+
+        table.add_row(
+            cell.artifact.name,
+            cell.artifact.quant,
+            fmt_bytes(cell.artifact.size_bytes),
+            fmt(cell.bits_per_weight, 2),
+            str(s.threads),
+            str(s.ctx),
+            med_ci(agg.ttft_s, 3) if agg else "–",
+            med_ci(agg.prefill_tok_per_s, 1) if agg else "–",
+            med_ci(agg.decode_tok_per_s, 1) if agg else "–",
+            fmt_bytes(max((r.peak_rss_bytes for r in runs), default=None)),
+            fmt(min((r.load_time_s for r in runs), default=None), 3),
+            str(agg.turns) if agg else "0",
+        )
+    return table
+
+
+def _all_runs(result: BenchResult) -> list[tuple[CellResult, RunResult]]:
+    return [(cell, run) for cell in result.cells for run in cell.runs]
 
 
 def runs_table(result: BenchResult) -> Table:
     table = Table(title="Per run", title_justify="left")
     for column in (
         "run",
+        "variant",
+        "threads",
         "status",
         "load s",
         "model mem",
@@ -87,8 +170,8 @@ def runs_table(result: BenchResult) -> Table:
         "decode tok/s (median)",
         "decode vs llama.cpp counters",
     ):
-        table.add_column(column, justify="left" if column in ("status",) else "right")
-    for run in result.runs:
+        table.add_column(column, justify="left" if column in ("status", "variant") else "right")
+    for cell, run in _all_runs(result):
         consistency = "–"
         if run.consistency is not None:
             consistency = f"{100 * run.consistency.relative_diff:+.2f}%"
@@ -96,6 +179,8 @@ def runs_table(result: BenchResult) -> Table:
                 consistency += " ⚠"
         table.add_row(
             str(run.run_id),
+            f"{cell.artifact.name} {cell.artifact.quant}",
+            str(cell.cell.settings.threads),
             run.status,
             fmt(run.load_time_s, 3),
             fmt_bytes(run.model_bytes),
@@ -106,12 +191,24 @@ def runs_table(result: BenchResult) -> Table:
     return table
 
 
-def bench_document(result: BenchResult) -> dict[str, Any]:
-    """Everything the summary shows, with units in the key names."""
-    a = result.artifact
+def _run_document(run: RunResult) -> dict[str, Any]:
     return {
-        "experiment_id": result.experiment_id,
-        "store": result.store,
+        "run_id": run.run_id,
+        "repeat_index": run.repeat_index,
+        "status": run.status,
+        "load_time_s": run.load_time_s,
+        "model_bytes": run.model_bytes,
+        "model_params": run.model_params,
+        "model_rss_bytes": run.model_rss_bytes,
+        "peak_rss_bytes": run.peak_rss_bytes,
+        "aggregates": run.aggregates.as_dict(),
+        "decode_consistency": None if run.consistency is None else run.consistency.as_dict(),
+    }
+
+
+def _cell_document(cell: CellResult) -> dict[str, Any]:
+    a = cell.artifact
+    return {
         "model": {
             "name": a.name,
             "path": str(a.path),
@@ -119,11 +216,31 @@ def bench_document(result: BenchResult) -> dict[str, Any]:
             "quant": a.quant,
             "sha256": a.sha256,
             "size_bytes": a.size_bytes,
-            "source": a.origin.source,
+            "bits_per_weight": cell.bits_per_weight,
+            "origin": {
+                "source": a.origin.source,
+                "tool": a.origin.tool,
+                "tool_version": a.origin.tool_version,
+                "parent_sha256": a.origin.parent_sha256,
+                "note": a.origin.note,
+            },
         },
+        "settings": cell.cell.settings.model_dump(),
+        "aggregates": None if cell.aggregates is None else cell.aggregates.as_dict(),
+        "run_median_decode_tok_per_s": None
+        if cell.run_decode_tok_per_s is None
+        else cell.run_decode_tok_per_s.as_dict(),
+        "runs": [_run_document(r) for r in cell.runs],
+    }
+
+
+def bench_document(result: BenchResult) -> dict[str, Any]:
+    """Everything the summary shows, with units in the key names."""
+    return {
+        "experiment_id": result.experiment_id,
+        "store": result.store,
         "framework": {"name": result.framework, "version": result.framework_version},
         "device": result.device,
-        "settings": result.settings.model_dump(),
         "workload": {
             "name": result.workload.name,
             "sha256": result.workload.sha256,
@@ -131,28 +248,6 @@ def bench_document(result: BenchResult) -> dict[str, Any]:
             "turns": result.workload.n_turns,
             "warmup_turns": result.warmup_turns,
         },
-        "aggregates": None if result.aggregates is None else result.aggregates.as_dict(),
-        "run_median_decode_tok_per_s": None
-        if result.run_decode_tok_per_s is None
-        else result.run_decode_tok_per_s.as_dict(),
-        "runs": [
-            {
-                "run_id": r.run_id,
-                "repeat_index": r.repeat_index,
-                "status": r.status,
-                "load_time_s": r.load_time_s,
-                "model_bytes": r.model_bytes,
-                "model_rss_bytes": r.model_rss_bytes,
-                "peak_rss_bytes": r.peak_rss_bytes,
-                "aggregates": r.aggregates.as_dict(),
-                "decode_consistency": None
-                if r.consistency is None
-                else {
-                    "timestamps_tok_per_s": r.consistency.timestamps_tok_per_s,
-                    "engine_tok_per_s": r.consistency.engine_tok_per_s,
-                    "relative_diff": r.consistency.relative_diff,
-                },
-            }
-            for r in result.runs
-        ],
+        "repeats": result.repeats,
+        "cells": [_cell_document(c) for c in result.cells],
     }

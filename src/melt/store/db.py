@@ -29,9 +29,13 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
 def _sqlite_path(spec: str) -> Path:
+    """A path with a database suffix is the file; anything else is a folder for melt.db."""
     path = Path(spec).expanduser()
-    if spec.endswith(("/", "\\")) or path.is_dir():
+    if path.is_dir() or path.suffix.lower() not in SQLITE_SUFFIXES:
         path = path / "melt.db"
     return path
 

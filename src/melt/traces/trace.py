@@ -15,14 +15,17 @@ class EngineTimers:
     """The framework's own timers for one turn, as it reports them.
 
     For llama.cpp these are its perf counters: `prefill_*` is its "prompt eval" phase
-    (which also produces the first sampled token) and `decode_*` its "eval" phase (one
-    `llama_decode` per token after the first). `raw` keeps every counter verbatim.
+    (which also produces the first sampled token), `decode_*` its "eval" phase (one
+    `llama_decode` per token after the first) and `sample_*` its sampler chain's timer (one
+    sample per generated token). `raw` keeps every counter verbatim.
     """
 
     prefill_ms: float
     prefill_tokens: int
     decode_ms: float
     decode_tokens: int
+    sample_ms: float = 0.0
+    sample_tokens: int = 0
     raw: dict[str, float] = field(default_factory=dict)
 
 
@@ -66,6 +69,7 @@ class LoadTrace:
 
     load_ns: int
     model_bytes: int
+    model_params: int
     rss_before_bytes: int
     rss_after_bytes: int
     context_tokens: int
