@@ -102,6 +102,9 @@ def spread(values: list[float]) -> str:
 
 
 def run_llama_bench(path: str, model: str, prompt_tokens: int, gen: int, threads: int) -> dict:
+    """llama-bench's prompt rate from an empty cache and its generation rate at a depth of
+    `prompt_tokens` (`-d`), which is where a chat turn generates; from an empty cache
+    attention is cheaper and tg would flatter llama.cpp."""
     cmd = [
         path,
         "-m",
@@ -110,6 +113,8 @@ def run_llama_bench(path: str, model: str, prompt_tokens: int, gen: int, threads
         str(prompt_tokens),
         "-n",
         str(gen),
+        "-d",
+        f"0,{prompt_tokens}",
         "-t",
         str(threads),
         "-r",
@@ -118,7 +123,14 @@ def run_llama_bench(path: str, model: str, prompt_tokens: int, gen: int, threads
         "json",
     ]
     out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-    return {("pp" if r["n_prompt"] else "tg"): r["avg_ts"] for r in out}
+    rates = {}
+    for row in out:
+        depth = row.get("n_depth", 0)
+        if row["n_prompt"] and depth == 0:
+            rates["pp"] = row["avg_ts"]
+        elif row["n_gen"] and depth == prompt_tokens:
+            rates["tg"] = row["avg_ts"]
+    return rates
 
 
 def main() -> None:
