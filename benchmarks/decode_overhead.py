@@ -181,7 +181,8 @@ def main() -> None:
             med_d = statistics.median(m[1] for m, _ in rows)
             print(
                 f"  llama-bench pp{len(bare.prompt)} {lb['pp']:.1f} tok/s, "
-                f"tg{args.max_new_tokens} {lb['tg']:.1f} tok/s; melt/llama-bench "
+                f"tg{args.max_new_tokens}@d{len(bare.prompt)} {lb['tg']:.1f} tok/s; "
+                "melt/llama-bench "
                 f"prefill {med_p / lb['pp']:.3f}, decode {med_d / lb['tg']:.3f}"
             )
         bare.close()
