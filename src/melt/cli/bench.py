@@ -21,6 +21,7 @@ from melt.config.experiment import load_experiment_file
 from melt.errors import MeltError
 from melt.metrics.turn import TurnMetrics
 from melt.report.bench import bench_document, bench_summary
+from melt.report.console import stdout_console
 from melt.session import BenchRequest, RunResult, run_bench
 from melt.traces import TurnTrace
 from melt.workloads import Conversation
@@ -173,4 +174,4 @@ def bench(
     if as_json:
         print(json.dumps(bench_document(result), indent=2, default=str))
     else:
-        Console().print(bench_summary(result))
+        stdout_console().print(bench_summary(result))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from melt.errors import MeltError
+from melt.report.console import stdout_console
 from melt.report.units import fmt, fmt_bytes
 from melt.store import open_store
 from melt.store.export import export_csv, export_json
@@ -59,7 +59,7 @@ def list_runs(
             fmt(_median(r["summary"], "ttft_s"), 3),
             fmt(_median(r["summary"], "decode_tok_per_s"), 1),
         )
-    Console().print(table)
+    stdout_console().print(table)
 
 
 @app.command("show")
@@ -68,7 +68,7 @@ def show(run_id: int, store: str = typer.Option(None, help=STORE_HELP)) -> None:
     db = open_store(store)
     run = db.run(run_id)
     env = run.pop("environment") or {}
-    console = Console()
+    console = stdout_console()
     table = Table(show_header=False, title=f"run {run_id}", title_justify="left")
     table.add_column("key")
     table.add_column("value")

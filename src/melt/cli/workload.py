@@ -5,12 +5,12 @@ from __future__ import annotations
 import statistics
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from melt.frameworks import get_framework
 from melt.models import resolve_model
 from melt.models.bundled import DEFAULT_MODEL
+from melt.report.console import stdout_console
 from melt.workloads import load_workload
 from melt.workloads.stats import workload_stats
 
@@ -48,4 +48,4 @@ def stats(
         str(s.long_turns),
         str(s.tokens_total),
     )
-    Console().print(table)
+    stdout_console().print(table)

@@ -33,10 +33,13 @@ SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def _sqlite_path(spec: str) -> Path:
-    """A path with a database suffix is the file; anything else is a folder for melt.db."""
+    """An existing file is the database; an existing folder, or a new path without a
+    database suffix, is a folder holding melt.db."""
     path = Path(spec).expanduser()
+    if path.is_file():
+        return path
     if path.is_dir() or path.suffix.lower() not in SQLITE_SUFFIXES:
-        path = path / "melt.db"
+        return path / "melt.db"
     return path
 
 
