@@ -23,11 +23,11 @@ def test_lists_form_a_cartesian_product() -> None:
 def test_model_defaults_fill_what_the_experiment_leaves() -> None:
     smol = defaults_for("smollm2-135m-instruct")
     (cell,) = expand(Experiment(threads=[1]))
-    assert cell.settings.sampling.temperature == smol.temperature
-    assert cell.settings.sampling.top_p == smol.top_p
+    assert cell.settings.sampling.temperature == smol.sampling.temperature
+    assert cell.settings.sampling.top_p == smol.sampling.top_p
     assert cell.settings.ctx == smol.ctx
     (other,) = expand(Experiment(models=["/x/other.gguf"], threads=[1]))
-    assert other.settings.sampling.temperature == GENERIC.temperature
+    assert other.settings.sampling.temperature == GENERIC.sampling.temperature
     (over,) = expand(Experiment(threads=[1], sampling={"temperature": 0.0, "seed": 9}))
     assert over.settings.sampling.temperature == 0.0 and over.settings.sampling.seed == 9
 

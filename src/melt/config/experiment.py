@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from melt.config.model_defaults import defaults_for
-from melt.config.settings import RunSettings, SamplingSettings, default_threads
+from melt.config.settings import RunSettings, default_threads
 from melt.errors import MeltError
 
 Positive = Annotated[int, Field(gt=0)]
@@ -73,15 +73,8 @@ def expand(experiment: Experiment) -> list[Cell]:
     quants: list[str | None] = list(experiment.quants) or [None]
     for model, quant in itertools.product(experiment.models, quants):
         d = defaults_for(model)
-        over = experiment.sampling
-        sampling = SamplingSettings(
-            temperature=d.temperature if over.temperature is None else over.temperature,
-            top_k=d.top_k if over.top_k is None else over.top_k,
-            top_p=d.top_p if over.top_p is None else over.top_p,
-            min_p=d.min_p if over.min_p is None else over.min_p,
-            repeat_penalty=d.repeat_penalty if over.repeat_penalty is None else over.repeat_penalty,
-            seed=over.seed,
-        )
+        chosen = experiment.sampling.model_dump(exclude_none=True)
+        sampling = d.sampling.model_copy(update=chosen)
         for threads, ctx, batch, max_new in itertools.product(
             experiment.threads or [default_threads()],
             experiment.ctx or [d.ctx],

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from melt.config.settings import SamplingSettings
+
 
 class GenerationDefaults(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    temperature: float = Field(0.7, ge=0.0)
-    top_k: int = Field(40, ge=0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
-    min_p: float = Field(0.05, ge=0.0, le=1.0)
-    repeat_penalty: float = Field(1.0, gt=0.0)
+    sampling: SamplingSettings = SamplingSettings()
     max_new_tokens: int = Field(64, gt=0)
     ctx: int = Field(2048, gt=0)
 
@@ -28,7 +26,9 @@ MODEL_DEFAULTS: dict[str, GenerationDefaults] = {
     # SmolLM2's model card samples with temperature 0.2 and top-p 0.9; it is trained on 8k
     # contexts, and chat turns on a phone rarely need more than 2k.
     "smollm2-135m-instruct": GenerationDefaults(
-        temperature=0.2, top_p=0.9, top_k=40, repeat_penalty=1.0, max_new_tokens=64, ctx=2048
+        sampling=SamplingSettings(temperature=0.2, top_p=0.9, top_k=40),
+        max_new_tokens=64,
+        ctx=2048,
     ),
 }
 
