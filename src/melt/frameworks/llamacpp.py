@@ -19,6 +19,7 @@ from melt.config import RunSettings, SamplingSettings
 from melt.errors import MeltError
 from melt.frameworks.base import register_framework
 from melt.frameworks.chat_template import CHATML_TEMPLATE, ChatTemplate
+from melt.llama_backend import init_backend
 from melt.models import Artifact
 from melt.traces import EngineTimers, LoadTrace, TurnTrace
 from melt.workloads import Conversation
@@ -29,25 +30,9 @@ STOP_EOG = "eog"
 STOP_LENGTH = "max_new_tokens"
 STOP_CONTEXT = "context_full"
 
-_state: dict[str, Any] = {}
-
-
-def _init_backend() -> None:
-    """Initialise llama.cpp once and route its log lines to `logging` (debug level)."""
-    if _state:
-        return
-
-    @llama.llama_log_callback
-    def forward(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-        log.debug("%s", text.decode("utf-8", errors="replace").rstrip())
-
-    _state["log_callback"] = forward  # keep the ctypes callback alive
-    llama.llama_log_set(forward, ctypes.c_void_p(0))
-    llama.llama_backend_init()
-
 
 def _load_model(artifact: Artifact, *, vocab_only: bool) -> Any:
-    _init_backend()
+    init_backend()
     params = llama.llama_model_default_params()
     params.vocab_only = vocab_only
     model = llama.llama_model_load_from_file(str(artifact.path).encode(), params)
@@ -363,7 +348,7 @@ class LlamaCpp:
         return f"llama-cpp-python {llama.__version__}"
 
     def system_info(self) -> str:
-        _init_backend()
+        init_backend()
         return llama.llama_print_system_info().decode(errors="replace").strip()
 
     def load(self, artifact: Artifact, settings: RunSettings) -> LlamaCppEngine:

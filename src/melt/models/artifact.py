@@ -23,6 +23,22 @@ class Origin:
     tool_version: str = ""
     parent_sha256: str = ""
     note: str = ""
+    # The quantization of the lossy file every weight descends from, when no higher-precision
+    # source existed (the bundled model is Q4_1): its variants are re-quantized from it.
+    requantized_from: str = ""
+
+    def describe(self) -> str:
+        """One human line: where the file came from, and what bounds its precision."""
+        text = self.source
+        if self.parent_sha256:
+            text += f" from {self.parent_sha256[:12]}"
+        if self.tool:
+            text += f" by {self.tool}" + (f" ({self.tool_version})" if self.tool_version else "")
+        if self.requantized_from:
+            text += f"; re-quantized from {self.requantized_from}, no higher-precision source"
+        if self.note:
+            text += f"; {self.note}"
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +62,31 @@ def cache_dir() -> Path:
 def sha256_of(path: Path) -> str:
     """Hex sha256 of a file, remembered per (path, size, mtime) so a 4 GB model is hashed
     once, not on every run; a changed file has a new size or mtime and is hashed again."""
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    index_path = cache_dir() / "sha256.json"
-    try:
-        index = json.loads(index_path.read_text())
-    except (OSError, ValueError):
-        index = {}
-    if key in index:
-        return str(index[key])
+    known = _read_index().get(_index_key(path))
+    if known is not None:
+        return str(known)
     digest = _hash_file(path)
-    index[key] = digest
+    remember_sha256(path, digest)
+    return digest
+
+
+def _index_key(path: Path) -> str:
+    stat = path.stat()
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def _read_index() -> dict[str, str]:
+    try:
+        return dict(json.loads((cache_dir() / "sha256.json").read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def remember_sha256(path: Path, digest: str) -> None:
+    """Record a hash computed elsewhere (e.g. before a rename that kept the file's mtime)."""
+    index = _read_index()
+    index[_index_key(path)] = digest
+    index_path = cache_dir() / "sha256.json"
     try:
         index_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = index_path.with_suffix(f".{os.getpid()}.tmp")
@@ -64,7 +94,6 @@ def sha256_of(path: Path) -> str:
         tmp.replace(index_path)
     except OSError as exc:
         log.debug("could not remember the sha256 of %s: %s", path, exc)
-    return digest
 
 
 def _hash_file(path: Path) -> str:

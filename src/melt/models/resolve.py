@@ -5,36 +5,58 @@ from __future__ import annotations
 from pathlib import Path
 
 from melt.errors import MeltError
+from melt.models import cache
 from melt.models.artifact import Artifact, Origin, sha256_of
 from melt.models.bundled import BUNDLED
 from melt.models.gguf_file import quant_name, validate_gguf
+
+MIN_SHA_PREFIX = 8
 
 
 def _looks_like_path(spec: str) -> bool:
     return spec.endswith(".gguf") or "/" in spec or "\\" in spec or Path(spec).exists()
 
 
+def _cached_by_prefix(spec: str) -> Artifact | None:
+    """A cached artifact named by a sha256 prefix of at least 8 hex digits."""
+    if len(spec) < MIN_SHA_PREFIX or any(c not in "0123456789abcdef" for c in spec.lower()):
+        return None
+    matches = [a for a, _ in cache.entries() if a.sha256.startswith(spec.lower())]
+    if len(matches) > 1:
+        raise MeltError(f"sha256 prefix '{spec}' matches {len(matches)} cached models; give more")
+    return matches[0] if matches else None
+
+
 def resolve_model(spec: str) -> Artifact:
-    """Resolve a bundled model name or a path to a GGUF file into a validated artifact."""
+    """Resolve a bundled model name, a cached sha256 prefix, or a path to a GGUF file into a
+    validated artifact. A path into the cache keeps the name and provenance it was made with."""
     if spec in BUNDLED:
         path = BUNDLED[spec].locate()
         name, origin = spec, Origin(source="bundled", note=f"package {BUNDLED[spec].package}")
+    elif (cached := _cached_by_prefix(spec)) is not None:
+        validate_gguf(cached.path)
+        return cached
     elif _looks_like_path(spec):
         path = Path(spec).expanduser()
         name, origin = path.stem, Origin(source="file")
     else:
         known = ", ".join(sorted(BUNDLED))
         raise MeltError(
-            f"unknown model '{spec}' (known names: {known}; or pass a path to a .gguf file)"
+            f"unknown model '{spec}' (known names: {known}; a cached sha256 prefix from "
+            "'melt models list'; or a path to a .gguf file)"
         )
     reader = validate_gguf(path)
     resolved = path.resolve()
+    sha = sha256_of(resolved)
+    known = cache.load(sha)
+    if known is not None and origin.source == "file":
+        return known
     return Artifact(
         name=name,
         path=resolved,
         format="gguf",
         quant=quant_name(reader),
-        sha256=sha256_of(resolved),
+        sha256=sha,
         size_bytes=resolved.stat().st_size,
         origin=origin,
     )

@@ -1,0 +1,194 @@
+"""`melt models`: the model zoo — what is bundled and cached, what a file holds, and
+quantized variants made with llama.cpp."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from melt.config import default_threads
+from melt.errors import MeltError
+from melt.models import Artifact, resolve_model
+from melt.models import cache as model_cache
+from melt.models.bundled import BUNDLED
+from melt.models.inspect import ModelInfo, inspect_gguf
+from melt.models.quant_types import parse_quants
+from melt.models.quantize import make_variant
+from melt.report.console import stdout_console
+from melt.report.units import fmt, fmt_bytes
+
+app = typer.Typer(help="The model zoo: bundled and cached models.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_models() -> None:
+    """Bundled models and every cached variant, with size, quantization and provenance."""
+    table = Table(title="Bundled", title_justify="left")
+    for column in ("name", "quant", "size", "sha256", "package"):
+        table.add_column(column)
+    for name, bundled in sorted(BUNDLED.items()):
+        try:
+            art = resolve_model(name)
+            table.add_row(
+                name, art.quant, fmt_bytes(art.size_bytes), art.sha256[:12], bundled.package
+            )
+        except MeltError:
+            table.add_row(name, "–", "–", "–", f"not installed ({bundled.install_hint})")
+    console = stdout_console()
+    console.print(table)
+    cached = Table(title=f"Cached in {model_cache.models_dir()}", title_justify="left")
+    for column in ("sha256", "name", "quant", "size", "bits/weight", "provenance"):
+        cached.add_column(column, justify="right" if column in ("size", "bits/weight") else "left")
+    for art, _meta in model_cache.entries():
+        info = inspect_gguf(art.path)
+        cached.add_row(
+            art.sha256[:12],
+            art.name,
+            art.quant,
+            fmt_bytes(art.size_bytes),
+            fmt(info.bits_per_weight, 2),
+            art.origin.describe(),
+        )
+    if cached.row_count:
+        console.print(cached)
+    else:
+        console.print("no cached variants yet ('melt models quantize NAME --to q8_0' makes one)")
+
+
+def _info_document(art: Artifact, info: ModelInfo) -> dict:
+    return {
+        "name": art.name,
+        "path": str(art.path),
+        "sha256": art.sha256,
+        "file_size_bytes": info.file_size_bytes,
+        "file_type": info.file_type,
+        "architecture": info.architecture,
+        "parameters": info.parameters,
+        "layers": info.layers,
+        "embedding_width": info.embedding_width,
+        "context_length": info.context_length,
+        "vocabulary": info.vocabulary,
+        "chat_template": info.chat_template,
+        "add_bos_token": info.add_bos_token,
+        "bits_per_weight": info.bits_per_weight,
+        "tensor_types": [asdict(t) for t in info.tensor_types],
+        "origin": asdict(art.origin),
+    }
+
+
+def _info_table(art: Artifact, info: ModelInfo) -> Table:
+    table = Table(title=f"{art.name} {info.file_type}", title_justify="left", show_header=False)
+    table.add_column("key")
+    table.add_column("value")
+    rows = (
+        ("path", str(art.path)),
+        ("sha256", art.sha256),
+        ("file size", f"{fmt_bytes(info.file_size_bytes)} ({info.file_size_bytes} bytes)"),
+        ("file type (declared)", info.file_type),
+        ("tensor types (actual)", info.type_mix()),
+        ("bits per weight (effective)", fmt(info.bits_per_weight, 3)),
+        ("architecture", info.architecture),
+        ("parameters", f"{info.parameters:,}"),
+        ("layers", fmt(info.layers)),
+        ("embedding width", fmt(info.embedding_width)),
+        ("context length (trained)", fmt(info.context_length)),
+        ("vocabulary", fmt(info.vocabulary)),
+        ("chat template", "yes" if info.chat_template else "no"),
+        ("add BOS token", "unset" if info.add_bos_token is None else str(info.add_bos_token)),
+        ("provenance", art.origin.describe()),
+    )
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def _histogram(info: ModelInfo) -> Table:
+    table = Table(title="Tensor types", title_justify="left")
+    for column in ("ggml type", "tensors", "parameters", "bytes", "share of bytes", "bits/weight"):
+        table.add_column(column, justify="left" if column == "ggml type" else "right")
+    for t in info.tensor_types:
+        table.add_row(
+            t.ggml_type,
+            str(t.tensors),
+            f"{t.elements:,}",
+            fmt_bytes(t.bytes),
+            f"{100 * t.bytes / info.tensor_bytes:.1f}%",
+            fmt(8 * t.bytes / t.elements, 3),
+        )
+    return table
+
+
+@app.command("inspect")
+def inspect(
+    model: str = typer.Argument(..., help="Bundled name, cached sha256 prefix, or .gguf path."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Architecture, size, and the real tensor-type mix of a model file."""
+    art = resolve_model(model)
+    info = inspect_gguf(art.path)
+    if as_json:
+        print(json.dumps(_info_document(art, info), indent=2))
+        return
+    console = stdout_console()
+    console.print(_info_table(art, info))
+    console.print(_histogram(info))
+
+
+@app.command("quantize")
+def quantize(
+    model: str = typer.Argument(..., help="Bundled name, cached sha256 prefix, or .gguf path."),
+    to: str = typer.Option(..., "--to", help="Target types, e.g. q8_0,q6_k,q4_k_m,q4_0,f16."),
+    threads: int = typer.Option(None, help="Quantization threads (default: physical cores)."),
+) -> None:
+    """Make quantized variants with llama.cpp, always from the highest-precision source."""
+    targets = parse_quants(to)
+    art = resolve_model(model)
+    n_threads = threads or default_threads()
+    if n_threads < 1:
+        raise MeltError(f"--threads must be at least 1 (got {n_threads})")
+    table = Table(title=f"Variants of {art.name} ({art.quant}, {art.sha256[:12]})")
+    for column in (
+        "asked",
+        "result",
+        "file type",
+        "tensor types (actual)",
+        "size",
+        "bits/weight",
+        "sha256",
+        "provenance",
+    ):
+        table.add_column(column, justify="right" if column in ("size", "bits/weight") else "left")
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=None)
+        for target in targets:
+            progress.update(task, description=f"{target}: looking in the cache")
+
+            def step(message: str, target: str = target) -> None:
+                progress.update(task, description=f"{target}: {message}")
+
+            variant = make_variant(art, target, threads=n_threads, on_step=step)
+            made = variant.artifact
+            info = inspect_gguf(made.path)
+            table.add_row(
+                target,
+                variant.action,
+                info.file_type,
+                info.type_mix(),
+                fmt_bytes(made.size_bytes),
+                fmt(info.bits_per_weight, 2),
+                made.sha256[:12],
+                Text(made.origin.describe()),
+            )
+    stdout_console().print(table)

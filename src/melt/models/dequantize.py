@@ -1,0 +1,74 @@
+"""Dequantize a quantized GGUF to F16 with the `gguf` package.
+
+llama.cpp quantizes from float weights. When the only source of a model is itself quantized
+(the bundled SmolLM2 is Q4_1), melt first expands it to F16 here: every weight keeps exactly
+the value Q4_1 stored, so variants made from it are re-quantized from Q4_1 and can be no more
+accurate than Q4_1 — their provenance says so. Tensors are converted one at a time, so memory
+stays at one tensor, not the whole model.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from melt.models.gguf_file import validate_gguf
+
+KEEP_TYPES = ("F32", "F16", "BF16", "F64", "I8", "I16", "I32", "I64")
+
+
+def tool_version() -> str:
+    return f"gguf {importlib.metadata.version('gguf')}"
+
+
+def _is_quantized(tensor: Any) -> bool:
+    return tensor.tensor_type.name not in KEEP_TYPES
+
+
+def dequantize_to_f16(source: Path, out: Path) -> None:
+    """Write `source` to `out` with every quantized tensor expanded to F16 (1-D tensors and
+    tensors already in a float type keep their type, as llama.cpp's converter does)."""
+    import gguf
+    from gguf.quants import dequantize, quant_shape_from_byte_shape
+
+    reader = validate_gguf(source)
+    arch = str(reader.fields[gguf.Keys.General.ARCHITECTURE].contents())
+    writer = gguf.GGUFWriter(out, arch=arch, endianess=reader.endianess)
+    try:
+        for field in reader.fields.values():
+            if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
+                continue
+            value = field.contents()
+            if field.name == gguf.Keys.General.FILE_TYPE:
+                value = int(gguf.LlamaFileType.MOSTLY_F16)
+            vtype = field.types[0]
+            sub_type = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
+            writer.add_key_value(field.name, value, vtype, sub_type=sub_type)
+        for tensor in reader.tensors:
+            if _is_quantized(tensor):
+                shape = quant_shape_from_byte_shape(tensor.data.shape, tensor.tensor_type)
+                dtype = np.float16 if len(shape) > 1 else np.float32
+                nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+                writer.add_tensor_info(tensor.name, shape, np.dtype(dtype), nbytes)
+            else:
+                writer.add_tensor_info(
+                    tensor.name,
+                    tensor.data.shape,
+                    tensor.data.dtype,
+                    tensor.data.nbytes,
+                    tensor.tensor_type,
+                )
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_ti_data_to_file()
+        for tensor in reader.tensors:
+            data = tensor.data
+            if _is_quantized(tensor):
+                values = dequantize(data, tensor.tensor_type)
+                data = values.astype(np.float16 if values.ndim > 1 else np.float32)
+            writer.write_tensor_data(data, tensor_endianess=reader.endianess)
+    finally:
+        writer.close()
