@@ -10,13 +10,13 @@ an interrupted or failed run keeps what it measured and says how it ended.
 from __future__ import annotations
 
 import logging
-import resource
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from melt.config import Cell, RunSettings
 from melt.devices import LocalDevice
+from melt.devices.local import PeakRss
 from melt.errors import MeltError
 from melt.frameworks import Engine, Framework, get_framework
 from melt.metrics.consistency import DecodeConsistency, decode_consistency
@@ -55,6 +55,10 @@ class BenchRequest:
 class BenchObserver(Protocol):
     """Progress events for a user interface; the session never prints."""
 
+    def preparing(self, message: str) -> None:
+        """Work before the first run (making a quantized variant), as one status line."""
+        ...
+
     def run_started(self, run_id: int, index: int, total: int, label: str) -> None: ...
 
     def conversation_started(
@@ -78,6 +82,7 @@ class RunResult:
     model_params: int
     model_rss_bytes: int
     peak_rss_bytes: int
+    peak_rss_source: str
 
 
 @dataclass(slots=True)
@@ -109,14 +114,17 @@ class BenchResult:
     cells: list[CellResult] = field(default_factory=list)
 
 
-def resolve_variant(model: str, quant: str | None) -> Artifact:
-    """The artifact for a model name/path and an optional quantization of it."""
+def resolve_variant(
+    model: str, quant: str | None, on_step: Callable[[str], None] | None = None
+) -> Artifact:
+    """The artifact for a model name/path and an optional quantization of it (made and
+    cached on first use)."""
     artifact = resolve_model(model)
     if quant is None:
         return artifact
-    from melt.models.quantize import get_variant
+    from melt.models.quantize import make_variant
 
-    return get_variant(artifact, quant)
+    return make_variant(artifact, quant, on_step=on_step).artifact
 
 
 def _check_request(request: BenchRequest) -> None:
@@ -165,11 +173,11 @@ def _select_workload(request: BenchRequest) -> Workload:
     return workload.take(wanted)
 
 
-def _plan(request: BenchRequest) -> _Plan:
+def _plan(request: BenchRequest, observer: BenchObserver) -> _Plan:
     """Resolve and check everything; nothing is written to the store here."""
     _check_request(request)
     framework = get_framework(request.framework)
-    artifacts = [resolve_variant(c.model, c.quant) for c in request.cells]
+    artifacts = [resolve_variant(c.model, c.quant, observer.preparing) for c in request.cells]
     workload = _select_workload(request)
     store = open_store(request.store)
     checked: set[tuple[str, int, int]] = set()
@@ -219,10 +227,6 @@ def _turn_columns(trace: TurnTrace, metrics: TurnMetrics, conversation_id: str) 
     }
 
 
-def _peak_rss_bytes() -> int:
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
-
-
 class _RunRecorder:
     """Stores each turn as it completes and remembers what aggregation needs."""
 
@@ -260,6 +264,7 @@ class _RunContext:
     """What every run of one command shares."""
 
     store: Store
+    host: LocalDevice
     framework: Framework
     framework_version: str
     system_info: str
@@ -274,7 +279,7 @@ class _RunContext:
 def run_bench(request: BenchRequest, observer: BenchObserver) -> BenchResult:
     """Plan, then execute every repeat of every cell; raises `MeltError` for bad input
     before anything is written."""
-    plan = _plan(request)
+    plan = _plan(request, observer)
     device = LocalDevice()
     facts = device.facts()
     framework_version = plan.framework.version()
@@ -287,6 +292,7 @@ def run_bench(request: BenchRequest, observer: BenchObserver) -> BenchResult:
     )
     ctx = _RunContext(
         store=plan.store,
+        host=device,
         framework=plan.framework,
         framework_version=framework_version,
         system_info=system_info,
@@ -355,13 +361,7 @@ def _run_columns(
         "settings": {
             **s.model_dump(),
             "engine_context_tokens": load.context_tokens,
-            "model_origin": {
-                "source": artifact.origin.source,
-                "tool": artifact.origin.tool,
-                "tool_version": artifact.origin.tool_version,
-                "parent_sha256": artifact.origin.parent_sha256,
-                "note": artifact.origin.note,
-            },
+            "model_origin": asdict(artifact.origin),
         },
         "load_time_s": load.load_ns / 1e9,
         "model_bytes": load.model_bytes,
@@ -378,6 +378,7 @@ def _execute_run(
     cell_measured: list[MeasuredTurn],
 ) -> RunResult:
     store, observer = ctx.store, ctx.observer
+    peak_window = ctx.host.reset_peak_rss()
     engine = ctx.framework.load(artifact, cell.settings)
     load = engine.load
     status, error = STATUS_FAILED, None
@@ -396,7 +397,8 @@ def _execute_run(
         raise
     finally:
         engine.close()
-        run = _finish_run(store, run_id, repeat, status, error, load, recorder)
+        peak = ctx.host.peak_rss(since_reset=peak_window)
+        run = _finish_run(store, run_id, repeat, status, error, load, recorder, peak)
         cell_measured.extend(recorder.measured)
         observer.run_finished(run)
     return run
@@ -410,6 +412,7 @@ def _finish_run(
     error: str | None,
     load: LoadTrace,
     recorder: _RunRecorder,
+    peak: PeakRss,
 ) -> RunResult:
     aggregates = aggregate_turns(recorder.measured)
     consistency = decode_consistency(recorder.traces)
@@ -425,13 +428,13 @@ def _finish_run(
     summary = {
         "aggregates": aggregates.as_dict(),
         "decode_consistency": None if consistency is None else consistency.as_dict(),
+        "peak_rss_source": peak.source,
     }
-    peak = _peak_rss_bytes()
     store.finish_run(
         run_id,
         status,
         error,
-        peak_rss_bytes=peak,
+        peak_rss_bytes=peak.bytes,
         decode_consistency_rel_diff=None if consistency is None else consistency.relative_diff,
         summary=summary,
     )
@@ -445,5 +448,6 @@ def _finish_run(
         model_bytes=load.model_bytes,
         model_params=load.model_params,
         model_rss_bytes=load.rss_after_bytes - load.rss_before_bytes,
-        peak_rss_bytes=peak,
+        peak_rss_bytes=peak.bytes,
+        peak_rss_source=peak.source,
     )

@@ -50,6 +50,7 @@ def test_yaml_with_flag_overrides(tmp_path: Path) -> None:
         ("sampling: {temprature: 1}\n", "unknown key 'sampling.temprature'"),
         ("quants: [q8_0\n", "line 2"),
         ("- a\n- b\n", "top level must be a mapping"),
+        ("quants: [q8_0, q9]\n", "quants: value error, unknown quantization 'q9' (valid: f32,"),
     ],
 )
 def test_yaml_errors_name_the_field(tmp_path: Path, text: str, message: str) -> None:

@@ -64,6 +64,9 @@ class ProgressObserver:
         self.runs_task = progress.add_task("runs", total=None, status="")
         self.turn_task: int | None = None
 
+    def preparing(self, message: str) -> None:
+        self.progress.update(self.runs_task, description=f"preparing: {message}")
+
     def run_started(self, run_id: int, index: int, total: int, label: str) -> None:
         self.progress.update(
             self.runs_task,

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from melt.config.model_defaults import defaults_for
 from melt.config.settings import RunSettings, default_threads
 from melt.errors import MeltError
+from melt.models.quant_types import QUANT_TYPES
 
 Positive = Annotated[int, Field(gt=0)]
 
@@ -54,8 +55,14 @@ class Experiment(BaseModel):
 
     @field_validator("quants")
     @classmethod
-    def _lower(cls, value: list[str]) -> list[str]:
-        return [q.strip().lower() for q in value]
+    def _known_quants(cls, value: list[str]) -> list[str]:
+        names = [q.strip().lower() for q in value]
+        unknown = [q for q in names if q not in QUANT_TYPES]
+        if unknown:
+            raise ValueError(
+                f"unknown quantization '{unknown[0]}' (valid: {', '.join(QUANT_TYPES)})"
+            )
+        return names
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,13 +124,15 @@ def temp_file(suffix: str = ".gguf") -> Iterator[Path]:
 
 def write_error(exc: OSError, what: str) -> MeltError:
     """A one-line error for a failed write into the cache (full disk, quota, file size)."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+    # numpy reports a short write as an OSError without errno ("... requested and ... written").
+    short_write = exc.errno is None and "written" in str(exc)
+    if short_write or exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         hint = "the disk is full; free some space or set MELT_CACHE to a larger disk"
     else:
         hint = "check that MELT_CACHE points to a writable disk"
     return MeltError(
         f"could not write {what} into the model cache '{models_dir()}' "
-        f"({exc.strerror or exc}); {hint} (no partial file was kept)"
+        f"({exc.strerror or 'short write'}); {hint} (no partial file was kept)"
     )
 
 

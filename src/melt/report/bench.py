@@ -7,6 +7,7 @@ size and speed reads top to bottom.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from rich.console import Group
@@ -201,6 +202,7 @@ def _run_document(run: RunResult) -> dict[str, Any]:
         "model_params": run.model_params,
         "model_rss_bytes": run.model_rss_bytes,
         "peak_rss_bytes": run.peak_rss_bytes,
+        "peak_rss_source": run.peak_rss_source,
         "aggregates": run.aggregates.as_dict(),
         "decode_consistency": None if run.consistency is None else run.consistency.as_dict(),
     }
@@ -217,13 +219,7 @@ def _cell_document(cell: CellResult) -> dict[str, Any]:
             "sha256": a.sha256,
             "size_bytes": a.size_bytes,
             "bits_per_weight": cell.bits_per_weight,
-            "origin": {
-                "source": a.origin.source,
-                "tool": a.origin.tool,
-                "tool_version": a.origin.tool_version,
-                "parent_sha256": a.origin.parent_sha256,
-                "note": a.origin.note,
-            },
+            "origin": asdict(a.origin),
         },
         "settings": cell.cell.settings.model_dump(),
         "aggregates": None if cell.aggregates is None else cell.aggregates.as_dict(),
