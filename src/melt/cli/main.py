@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from melt.cli import bench, runs, workload
+from melt.cli import bench, importer, profile, report, runs, workload
 from melt.errors import MeltError
 
 try:  # typer ≥ 0.25 vendors click
@@ -30,6 +30,9 @@ app = typer.Typer(
 app.command("bench")(bench.bench)
 app.add_typer(runs.app, name="runs")
 app.add_typer(workload.app, name="workload")
+app.command("import")(importer.import_)
+app.command("profile")(profile.profile)
+app.command("report")(report.report)
 
 stderr = Console(stderr=True)
 
