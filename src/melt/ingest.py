@@ -41,16 +41,19 @@ class ImportSummary:
     energy: list[EnergyFigure] = field(default_factory=list)
 
 
+def _windows(run: ImportedRun) -> list[tuple[str, float, float]]:
+    return [WHOLE] + [
+        (f"{i.name}#{k}", i.start_ns / 1e9, i.end_ns / 1e9) for k, i in enumerate(run.intervals)
+    ]
+
+
 def window_energies(run: ImportedRun) -> list[EnergyFigure]:
     """Both modes for every rail over the whole capture and every event interval with
     samples inside it (melt-compat needs current and voltage, so power-only rails get the
     trapezoid alone)."""
-    windows = [WHOLE] + [
-        (f"{i.name}#{k}", i.start_ns / 1e9, i.end_ns / 1e9) for k, i in enumerate(run.intervals)
-    ]
     figures: list[EnergyFigure] = []
     for trace in run.power:
-        for name, start, end in windows:
+        for name, start, end in _windows(run):
             found: list[WindowEnergy] = [
                 trapezoid_energy(trace.t_s, trace.power_mw, start, end, trace.current_ma)
             ]
@@ -188,6 +191,13 @@ def store_result(store: Store, result: ImportResult, path: Path, command: str) -
         )
         summary.run_ids.append(run_id)
         summary.notes += run.notes
+        if run.power:
+            covered = {f.window for f in figures}
+            summary.notes += [
+                f"{run.label}: no power samples inside the window {name}"
+                for name, _, _ in _windows(run)
+                if name not in covered
+            ]
         summary.energy += figures
     return summary
 

@@ -13,7 +13,6 @@ from melt.traces.importers.base import ImportedRun, ImportedTurn, ImportResult, 
 from melt.traces.importers.registry import register
 
 QUANTITY = re.compile(r"\s*(?P<value>-?\d+(?:\.\d+)?)\s*(?P<unit>[\w/]*)\s*")
-TIME_UNITS = {"s": 1e3, "ms": 1.0, "us": 1e-3}
 
 
 def _number(phase: dict[str, Any], key: str, units: tuple[str, ...]) -> float | None:
@@ -31,6 +30,17 @@ def _phase(stats: dict[str, Any], name: str) -> tuple[float | None, int]:
     rate = _number(phase, "throughput", ("tok/s",))
     tokens = _number(phase, "total tokens", ("tok", "tokens"))
     return rate, int(tokens or 0)
+
+
+def _counters(stats: dict[str, Any]) -> dict[str, float]:
+    """Every numeric entry of both phases, as ``<phase>.<key>`` (units as MLC printed)."""
+    out: dict[str, float] = {}
+    for phase in ("prefill", "decode"):
+        for key, raw in (stats.get(phase) or {}).items():
+            match = QUANTITY.fullmatch(str(raw))
+            if match is not None:
+                out[f"{phase}.{key}"] = float(match["value"])
+    return out
 
 
 @register
@@ -62,13 +72,7 @@ class MlcStats:
                 decode_steps=generated,
                 prefill_tok_per_s=prefill_rate,
                 decode_tok_per_s=decode_rate,
-                counters={
-                    f"{phase}.{k}": v
-                    for phase in ("prefill", "decode")
-                    for k, raw in (stats.get(phase) or {}).items()
-                    if (v := _number(stats[phase], k, (*TIME_UNITS, "tok", "tok/s", "tokens")))
-                    is not None
-                },
+                counters=_counters(stats),
             )
         )
         found = [
