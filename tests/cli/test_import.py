@@ -45,6 +45,7 @@ def test_profile_reads_a_log_directly_by_module(melt) -> None:
     assert result.code == 0, result.err
     assert "fused_fused_dequantize_NT_matmul@0" in result.out and "75.0%" in result.out
     assert "rms_norm@1" in result.out and "10.0%" in result.out
+    assert "relax_vm_profile.log:87: report of broken is not profiler JSON" in result.err
 
 
 def test_energy_figures_are_stored_with_their_mode(melt, store: str) -> None:

@@ -7,14 +7,12 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from melt.ingest import import_path
 from melt.report.console import stdout_console
+from melt.report.profile import print_malformed
 from melt.store import open_store
 from melt.traces.importers.registry import AUTO, names
-
-MAX_LISTED = 20
 
 
 def import_(
@@ -27,7 +25,7 @@ def import_(
     """Read foreign traces into the store as runs ('melt runs list' then shows them)."""
     db = open_store(store)
     summary = import_path(db, path, format, shlex.join(["melt", *sys.argv[1:]]))
-    out, err = stdout_console(), Console(stderr=True)
+    out = stdout_console()
     how = "detected" if format == AUTO else "read as"
     out.print(f"{path}: {how} {summary.format}", markup=False)
     for line in [*summary.found, *summary.notes]:
@@ -40,12 +38,7 @@ def import_(
             + f" over {e.samples} samples ({figure.provenance} by {figure.source})",
             markup=False,
         )
-    if summary.malformed:
-        err.print(f"melt: {len(summary.malformed)} malformed line(s) not imported:", markup=False)
-        for bad in summary.malformed[:MAX_LISTED]:
-            err.print(f"  {bad}", markup=False, soft_wrap=True)
-        if len(summary.malformed) > MAX_LISTED:
-            err.print(f"  … and {len(summary.malformed) - MAX_LISTED} more", markup=False)
+    print_malformed(summary.malformed)
     runs = ", ".join(str(r) for r in summary.run_ids)
     out.print(
         f"stored experiment {summary.experiment_id}, run(s) {runs} in {db.spec}", markup=False

@@ -9,7 +9,7 @@ import typer
 from melt.errors import MeltError
 from melt.metrics.ops import OpTiming, graph_totals_us, module_shares, op_shares
 from melt.report.console import stdout_console
-from melt.report.profile import op_table
+from melt.report.profile import op_table, print_malformed
 from melt.store import open_store
 from melt.store.profiles import op_timings
 from melt.traces.importers.registry import AUTO, read
@@ -18,11 +18,13 @@ GROUPINGS = {"op": op_shares, "module": module_shares}
 
 
 def load_timings(target: str, store: str | None, format: str) -> tuple[str, list[OpTiming]]:
-    """Op timings of a stored run (an id) or of a log file read directly."""
+    """Op timings of a stored run (an id) or of a log file read directly (whose malformed
+    lines are listed on stderr)."""
     path = Path(target)
     if target.isdigit() and not path.exists():
         return f"run {target}", op_timings(open_store(store), int(target))
     result = read(path, format)
+    print_malformed(result.malformed)
     return str(path), [op for run in result.runs for op in run.ops]
 
 

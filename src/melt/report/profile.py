@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 
 from melt.metrics.ops import OpShare
 from melt.report.units import fmt
+from melt.traces.importers import Malformed
+
+MAX_MALFORMED_LISTED = 20
 
 SUMMARY_METRICS = (
     ("ttft_s", "TTFT", "s", 3),
@@ -98,3 +102,15 @@ def summary_table(run: dict[str, Any]) -> Table:
     for zone, (low, high) in ((run.get("summary") or {}).get("thermal_c") or {}).items():
         table.add_row(f"thermal {zone}", f"{low:.1f}–{high:.1f} °C")
     return table
+
+
+def print_malformed(malformed: Sequence[Malformed]) -> None:
+    """Count the lines that were not imported and list the first ones on stderr."""
+    if not malformed:
+        return
+    err = Console(stderr=True)
+    err.print(f"melt: {len(malformed)} malformed line(s) not imported:", markup=False)
+    for bad in malformed[:MAX_MALFORMED_LISTED]:
+        err.print(f"  {bad}", markup=False, soft_wrap=True)
+    if len(malformed) > MAX_MALFORMED_LISTED:
+        err.print(f"  … and {len(malformed) - MAX_MALFORMED_LISTED} more", markup=False)

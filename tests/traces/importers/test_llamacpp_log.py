@@ -49,3 +49,21 @@ def test_the_loader_tensor_list_is_kept() -> None:
         {"name": "token_embd.weight", "type": "q4_0", "shape": "4096x32000x1x1"},
         {"name": "blk.0.attn_norm.weight", "type": "f32", "shape": "4096x1x1x1"},
     ]
+
+
+def test_the_newer_sampler_prefix_joins_the_context_block(tmp_path: Path) -> None:
+    log = tmp_path / "new.log"
+    log.write_text(
+        "llama_perf_sampler_print:    sampling time =       4.00 ms /    17 runs   (x)\n"
+        "llama_perf_context_print:        load time =     100.00 ms\n"
+        "llama_perf_context_print: prompt eval time =      80.00 ms /     8 tokens (x)\n"
+        "llama_perf_context_print:        eval time =     160.00 ms /    16 runs   (x)\n"
+        "llama_perf_context_print:       total time =     250.00 ms /    24 tokens\n"
+        "llama_perf_context_print:    graphs reused =         15\n"
+    )
+    result = read(log)
+    (turn,) = result.runs[0].turns
+    assert result.malformed == [] and result.runs[0].notes == []
+    assert (turn.prompt_tokens, turn.generated_tokens, turn.total_ms) == (8, 16, 250.0)
+    assert turn.counters["sample_ms"] == 4.0
+    assert turn.decode_tok_per_s == pytest.approx(100.0)

@@ -15,7 +15,7 @@ def test_prefill_and_decode_throughput_and_tokens() -> None:
     assert (turn.prompt_tokens, turn.generated_tokens) == (47, 25)
     assert (turn.prefill_tok_per_s, turn.decode_tok_per_s) == (283.4, 12.5)
     assert turn.decode_ms == pytest.approx(2000.0)
-    assert turn.counters["prefill.total time"] == 0.166
+    assert turn.counters["prefill.total time [s]"] == 0.166
 
 
 def test_a_throughput_without_a_number_is_one_error(tmp_path: Path) -> None:

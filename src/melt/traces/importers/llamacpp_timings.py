@@ -4,6 +4,7 @@
 One block per prompt: ``load``, ``sample``/``sampling``, ``prompt eval``, ``eval`` and
 ``total`` lines, each ``<name> time = <ms> ms [/ <n> tokens|runs (...)]``. Blocks are
 numbered from the start of the file, so turn k is the k-th block whatever follows it.
+The sampler's line may come before or after the context's lines of its block.
 A block that adds no work to the one before it (the same counters again, or no tokens at
 all) is what llama.cpp prints from its SIGINT handler: it is reported as such and is not
 a turn, so it never shifts the turns before it.
@@ -58,7 +59,10 @@ def parse_blocks(
             malformed.append(Malformed(path, number, line, "unreadable llama.cpp timing line"))
             continue
         key = KEYS.get(timing["key"].strip(), timing["key"].strip())
-        if current is None or key in current.values_ms or key == "load":
+        starts_context = (
+            key == "load" and current is not None and set(current.values_ms) - {"sample"}
+        )
+        if current is None or key in current.values_ms or starts_context:
             current = TimingBlock(number)
             blocks.append(current)
         current.values_ms[key] = float(timing["ms"])

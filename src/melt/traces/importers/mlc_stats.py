@@ -33,13 +33,14 @@ def _phase(stats: dict[str, Any], name: str) -> tuple[float | None, int]:
 
 
 def _counters(stats: dict[str, Any]) -> dict[str, float]:
-    """Every numeric entry of both phases, as ``<phase>.<key>`` (units as MLC printed)."""
+    """Every numeric entry of both phases, as ``<phase>.<key> [<unit>]``."""
     out: dict[str, float] = {}
     for phase in ("prefill", "decode"):
         for key, raw in (stats.get(phase) or {}).items():
             match = QUANTITY.fullmatch(str(raw))
             if match is not None:
-                out[f"{phase}.{key}"] = float(match["value"])
+                unit = f" [{match['unit']}]" if match["unit"] else ""
+                out[f"{phase}.{key}{unit}"] = float(match["value"])
     return out
 
 
