@@ -27,7 +27,7 @@ def test_import_says_what_it_detected_and_the_runs_show_up(melt, store: str) -> 
     assert shown.code == 0 and "timings_sigint.log" in shown.out
     with sqlite3.connect(store) as db:
         rows = db.execute("select prompt_tokens, generated_tokens from turns").fetchall()
-    assert rows == [(51, 20), (10, 40), (6, 10)]
+    assert rows == [(51, 21), (10, 41), (6, 11)]
 
 
 def test_profile_and_report_of_an_imported_graph_dump(melt, store: str) -> None:

@@ -14,7 +14,7 @@ def test_blocks_become_turns_in_file_order_and_the_sigint_block_shifts_nothing()
     (run,) = result.runs
     assert result.format == "llamacpp-log"
     assert [t.prompt_tokens for t in run.turns] == [51, 10, 6]
-    assert [t.generated_tokens for t in run.turns] == [20, 40, 10]
+    assert [t.generated_tokens for t in run.turns] == [21, 41, 11]
     assert [t.prefill_ms for t in run.turns] == [2501.52, 400.0, 300.0]
     assert [t.total_ms for t in run.turns] == [3600.0, 2450.0, 850.0]
     assert run.turns[0].prefill_tok_per_s == pytest.approx(51 / 2.50152)
@@ -36,6 +36,7 @@ def test_a_real_llama_perf_context_print_log_of_the_bundled_model() -> None:
     assert result.malformed == []
     assert [t.prompt_tokens for t in run.turns] == [5, 3]
     assert [t.decode_steps for t in run.turns] == [7, 7]
+    assert [t.generated_tokens for t in run.turns] == [8, 8]  # max_tokens=8 in that run
     assert [t.prefill_ms for t in run.turns] == [1905.32, 62.95]
     assert [t.decode_ms for t in run.turns] == [521.25, 397.85]
     assert run.turns[1].counters["total_n"] == 10.0
@@ -64,6 +65,6 @@ def test_the_newer_sampler_prefix_joins_the_context_block(tmp_path: Path) -> Non
     result = read(log)
     (turn,) = result.runs[0].turns
     assert result.malformed == [] and result.runs[0].notes == []
-    assert (turn.prompt_tokens, turn.generated_tokens, turn.total_ms) == (8, 16, 250.0)
+    assert (turn.prompt_tokens, turn.generated_tokens, turn.total_ms) == (8, 17, 250.0)
     assert turn.counters["sample_ms"] == 4.0
     assert turn.decode_tok_per_s == pytest.approx(100.0)

@@ -8,6 +8,10 @@ The sampler's line may come before or after the context's lines of its block.
 A block that adds no work to the one before it (the same counters again, or no tokens at
 all) is what llama.cpp prints from its SIGINT handler: it is reported as such and is not
 a turn, so it never shifts the turns before it.
+
+Generated tokens are the sampler's runs when the block has a sampler line, else the eval
+runs + 1: llama.cpp samples the first token from the prompt's logits, and each "eval run"
+decodes one sampled token to get the next (the same count melt's decode rate uses).
 """
 
 from __future__ import annotations
@@ -83,11 +87,12 @@ def turns_from_blocks(blocks: list[TimingBlock]) -> tuple[list[ImportedTurn], li
             continue
         previous = work
         prompt_tokens, eval_runs, prompt_ms, eval_ms = work
+        generated = block.counts.get("sample", eval_runs + 1)
         turns.append(
             ImportedTurn(
                 index=len(turns),
                 prompt_tokens=prompt_tokens,
-                generated_tokens=eval_runs,
+                generated_tokens=generated,
                 decode_steps=eval_runs,
                 prefill_ms=prompt_ms if "prompt eval" in block.values_ms else None,
                 decode_ms=eval_ms if "eval" in block.values_ms else None,
