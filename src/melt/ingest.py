@@ -91,7 +91,7 @@ def _turn_columns(run: ImportedRun, turn: ImportedTurn, m: TurnMetrics) -> dict[
         "conversation_id": run.label,
         "turn_index": turn.index,
         "warmup": False,
-        "wall_anchor_ns": turn.start_ns or 0,
+        "wall_anchor_ns": 0,
         "submit_ns": 0,
         "prefill_start_ns": 0,
         "prefill_done_ns": int(m.prefill_s * 1e9) if m.prefill_s is not None else None,

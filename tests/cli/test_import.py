@@ -73,7 +73,7 @@ def test_energy_figures_are_stored_with_their_mode(melt, store: str) -> None:
         (["import", "{notes}", "--format", "perfetto"], "unknown import format 'perfetto'"),
         (["profile", "1"], "run 1 has no per-op timings"),
         (["profile", "7"], "run 7 has no per-op timings"),
-        (["profile", "{graph}", "--by", "layer"], "--by must be one of op, module"),
+        (["profile", "{graph}", "--by", "layer"], "--by must be one of op, module, graph"),
         (["report", "9"], "no run with id 9"),
     ],
 )
@@ -86,3 +86,10 @@ def test_user_mistakes_are_one_line(melt, store: str, tmp_path: Path, args, mess
     assert result.code == 2
     assert result.err.startswith("melt: error: ") and message in result.err
     assert result.err.count("\n") == 1
+
+
+def test_profile_by_graph(melt) -> None:
+    result = melt("profile", str(FIXTURES / "llamacpp" / "graph_perf.log"), "--by", "graph")
+    assert result.code == 0, result.err
+    assert "graph 0" in result.out and "69.2%" in result.out and "30.8%" in result.out
+    assert "graph_perf.log:27: unreadable node" in result.err

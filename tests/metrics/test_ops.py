@@ -2,7 +2,7 @@
 
 import pytest
 
-from melt.metrics.ops import OpTiming, graph_totals_us, module_shares, op_shares
+from melt.metrics.ops import OpTiming, graph_shares, graph_totals_us, module_shares, op_shares
 
 TIMINGS = [
     OpTiming("MUL_MAT", 600.0, calls=2, graph_index=0, node_index=1, cpu_us=1200.0),
@@ -34,3 +34,12 @@ def test_graph_totals_and_a_profile_with_no_time() -> None:
     assert graph_totals_us(TIMINGS) == {0: 700.0, 1: 300.0}
     assert op_shares([OpTiming("NONE", 0.0)])[0].share == 0.0
     assert op_shares([]) == []
+
+
+def test_graph_shares_sum_each_graph() -> None:
+    rows = graph_shares(TIMINGS)
+    assert [(r.key, r.wall_us, r.nodes) for r in rows] == [
+        ("graph 0", 700.0, 2),
+        ("graph 1", 300.0, 3),
+    ]
+    assert rows[1].share == pytest.approx(0.3)

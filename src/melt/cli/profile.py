@@ -7,14 +7,14 @@ from pathlib import Path
 import typer
 
 from melt.errors import MeltError
-from melt.metrics.ops import OpTiming, graph_totals_us, module_shares, op_shares
+from melt.metrics.ops import OpTiming, graph_shares, graph_totals_us, module_shares, op_shares
 from melt.report.console import stdout_console
 from melt.report.profile import op_table, print_malformed
 from melt.store import open_store
 from melt.store.profiles import op_timings
 from melt.traces.importers.registry import AUTO, read
 
-GROUPINGS = {"op": op_shares, "module": module_shares}
+GROUPINGS = {"op": op_shares, "module": module_shares, "graph": graph_shares}
 
 
 def load_timings(target: str, store: str | None, format: str) -> tuple[str, list[OpTiming]]:
@@ -30,7 +30,7 @@ def load_timings(target: str, store: str | None, format: str) -> tuple[str, list
 
 def profile(
     target: str = typer.Argument(..., metavar="RUN_ID|LOG", help="A stored run id or a log."),
-    by: str = typer.Option("op", "--by", help="op, or module (node index × op)."),
+    by: str = typer.Option("op", "--by", help="op, module (node index × op) or graph."),
     top: int = typer.Option(15, "--top", min=1, help="Show the N largest rows."),
     format: str = typer.Option(AUTO, "--format", help="Format of LOG (see 'melt import')."),
     store: str = typer.Option(None, help="Results store: a path or SQLAlchemy URL."),

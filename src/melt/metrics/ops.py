@@ -3,7 +3,8 @@
 An `OpTiming` is one timed node of one graph (a llama.cpp/ggml node, or one TVM profiler
 call row). Per-op tables sum over every node of the same op; per-module tables keep the
 node's position in its graph too (node index × op), so "the MUL_MAT at node 3" is one row
-summed over every graph that ran it. Shares are of the summed wall time of the nodes given.
+summed over every graph that ran it; per-graph tables sum each graph. Shares are of the
+summed wall time of the nodes given.
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ def module_shares(timings: Sequence[OpTiming]) -> list[OpShare]:
         key=lambda t: (t.node_index, t.op),
         label=lambda k: f"{k[1]}@{k[0]}" if k[0] is not None else k[1],
     )
+
+
+def graph_shares(timings: Sequence[OpTiming]) -> list[OpShare]:
+    """Per-graph table (one graph per evaluated batch or profiled function), largest first."""
+    return _shares(timings, key=lambda t: t.graph_index, label=lambda k: f"graph {k}")
 
 
 def graph_totals_us(timings: Sequence[OpTiming]) -> dict[int, float]:

@@ -56,3 +56,17 @@ def test_unknown_format_and_missing_path_are_errors(tmp_path: Path) -> None:
         read(FIXTURES / "mlc" / "stats.json", "perfetto")
     with pytest.raises(MeltError, match="not found"):
         read(tmp_path / "nope.log")
+
+
+def test_a_forced_format_of_the_wrong_kind_is_one_error(tmp_path: Path) -> None:
+    with pytest.raises(MeltError, match="is a folder, which --format tvm-log does not read"):
+        read(FIXTURES / "layout", "tvm-log")
+    with pytest.raises(MeltError, match="is a file, which --format melt-run does not read"):
+        read(FIXTURES / "mlc" / "stats.json", "melt-run")
+
+
+def test_a_t_monsoon_without_a_number_is_one_error(tmp_path: Path) -> None:
+    (tmp_path / "p.csv").write_text("0.0,1000.0,4.0,\n")
+    (tmp_path / "p.t_monsoon").write_text("yesterday\n")
+    with pytest.raises(MeltError, match="should hold the capture's start in epoch seconds"):
+        read(tmp_path / "p.csv")

@@ -27,8 +27,8 @@ class Malformed:
 
 @dataclass(frozen=True, slots=True)
 class ImportedTurn:
-    """One prompt as a foreign tool reported it. Times are durations (ms) from the tool's
-    own counters; `start_ns` is an absolute time when the tool gave one."""
+    """One prompt as a foreign tool reported it: token counts and durations (ms) from the
+    tool's own counters, which place nothing on a clock."""
 
     index: int
     prompt_tokens: int
@@ -37,7 +37,6 @@ class ImportedTurn:
     decode_ms: float | None
     total_ms: float | None = None
     decode_steps: int | None = None
-    start_ns: int | None = None
     prefill_tok_per_s: float | None = None
     decode_tok_per_s: float | None = None
     counters: dict[str, float] = field(default_factory=dict)
@@ -119,11 +118,13 @@ class ImportResult:
 
 
 class Importer(Protocol):
-    """One foreign format. `sniff` looks at the first `HEAD_CHARS` characters of a file
-    (or at a folder) and says whether this format is there."""
+    """One foreign format, read from files or (`reads_folders`) from folders. `sniff` is
+    asked only about paths of its kind and looks at a file's first `HEAD_CHARS` characters
+    (a folder gets an empty head) to say whether this format is there."""
 
     name: str
     description: str
+    reads_folders: bool
 
     def sniff(self, path: Path, head: str) -> bool: ...
 

@@ -28,10 +28,11 @@ QUANTITY |= {"mW": "power", "W": "power", "mC": "thermal", "C": "thermal"}
 class Jetson:
     name = "jetson-log"
     description = "Jetson monitor '<time_ns> <key>: <value> <unit>' lines"
+    reads_folders = False
 
     def sniff(self, path: Path, head: str) -> bool:
         lines = [line.strip() for line in head.splitlines()[:10] if line.strip()]
-        return path.is_file() and bool(lines) and all(LINE.fullmatch(line) for line in lines)
+        return bool(lines) and all(LINE.fullmatch(line) for line in lines)
 
     def read(self, path: Path) -> ImportResult:
         rails: dict[str, dict[int, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))

@@ -33,9 +33,10 @@ def header_facts(lines: list[tuple[int, str]]) -> dict[str, str | int]:
 class LlamaCppLog:
     name = "llamacpp-log"
     description = "llama.cpp timing blocks or ggml graph dumps"
+    reads_folders = False
 
     def sniff(self, path: Path, head: str) -> bool:
-        return path.is_file() and (
+        return (
             llamacpp_timings.PREFIX.search(head) is not None
             or (ggml_graph.MARKER in head and "n_nodes" in head)
             or "llama_model_loader: - tensor" in head

@@ -33,10 +33,11 @@ COLUMNS = (
 class LlmFarm:
     name = "llmfarm-csv"
     description = "LLMFarm timing CSV rows"
+    reads_folders = False
 
     def sniff(self, path: Path, head: str) -> bool:
         first = head.splitlines()[0] if head.strip() else ""
-        return path.is_file() and tuple(c.strip() for c in first.split(",")) == COLUMNS
+        return tuple(c.strip() for c in first.split(",")) == COLUMNS
 
     def read(self, path: Path) -> ImportResult:
         rows = list(csv.reader(read_text(path).splitlines()))
@@ -61,7 +62,6 @@ class LlmFarm:
                     prefill_ms=v["t_p_eval_ms"],
                     decode_ms=v["t_eval_ms"],
                     total_ms=v["t_end_ms"] - v["t_start_ms"],
-                    start_ns=int(v["t_start_ms"] * 1e6),
                     prefill_tok_per_s=(
                         v["n_p_eval"] / v["t_p_eval_ms"] * 1e3 if v["t_p_eval_ms"] > 0 else None
                     ),

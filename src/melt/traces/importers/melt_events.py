@@ -25,10 +25,11 @@ HEADER = "event,timestamp_ns"
 class MeltEvents:
     name = "melt-events"
     description = "MELT event start/end lines"
+    reads_folders = False
 
     def sniff(self, path: Path, head: str) -> bool:
         lines = [line for line in head.splitlines()[:20] if line.strip()]
-        return path.is_file() and any(EVENT.fullmatch(line.strip()) for line in lines)
+        return any(EVENT.fullmatch(line.strip()) for line in lines)
 
     def read(self, path: Path) -> ImportResult:
         edges: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"start": [], "end": []})

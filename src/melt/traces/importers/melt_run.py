@@ -37,9 +37,10 @@ def run_dirs(root: Path) -> list[tuple[Path, re.Match[str]]]:
 class MeltRun:
     name = "melt-run"
     description = "MELT run folders (run_cs<ctx>_mgl<gen>[_bs<batch>])"
+    reads_folders = True
 
     def sniff(self, path: Path, head: str) -> bool:
-        return path.is_dir() and bool(run_dirs(path))
+        return bool(run_dirs(path))
 
     def read(self, path: Path) -> ImportResult:
         result = ImportResult(self.name)

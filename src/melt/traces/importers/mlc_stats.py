@@ -48,12 +48,11 @@ def _counters(stats: dict[str, Any]) -> dict[str, float]:
 class MlcStats:
     name = "mlc-stats"
     description = "MLC runtime stats JSON"
+    reads_folders = False
 
     def sniff(self, path: Path, head: str) -> bool:
         text = head.lstrip()
-        return (
-            path.is_file() and text.startswith("{") and '"prefill"' in head and '"decode"' in head
-        )
+        return text.startswith("{") and '"prefill"' in head and '"decode"' in head
 
     def read(self, path: Path) -> ImportResult:
         try:

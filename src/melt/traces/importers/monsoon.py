@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from melt.errors import MeltError
 from melt.traces.importers.base import (
     ImportedRun,
     ImportResult,
@@ -32,10 +33,11 @@ def start_file(csv: Path) -> Path | None:
 class Monsoon:
     name = "monsoon"
     description = "Monsoon time_s,current_mA,voltage_V rows"
+    reads_folders = False
 
     def sniff(self, path: Path, head: str) -> bool:
         lines = [line.strip() for line in head.splitlines()[:5] if line.strip()]
-        return path.is_file() and bool(lines) and all(ROW.fullmatch(line) for line in lines)
+        return bool(lines) and all(ROW.fullmatch(line) for line in lines)
 
     def read(self, path: Path) -> ImportResult:
         t, current, voltage = [], [], []
@@ -56,7 +58,12 @@ class Monsoon:
         epoch = 0.0
         start = start_file(path)
         if start is not None:
-            epoch = float(read_text(start).strip())
+            try:
+                epoch = float(read_text(start).strip())
+            except ValueError:
+                raise MeltError(
+                    f"'{start}' should hold the capture's start in epoch seconds; fix or remove it"
+                ) from None
             found.append(f"capture start {epoch:.3f} (epoch s) from {start.name}")
         else:
             found.append("no .t_monsoon file: times stay relative to the capture start")

@@ -55,9 +55,12 @@ def get(name: str) -> Importer:
 def detect(path: Path, exclude: tuple[str, ...] = ()) -> Importer | None:
     """The first importer that recognises the content at `path`, or None."""
     _load()
-    head = "" if path.is_dir() else read_head(path)
+    folder = path.is_dir()
+    head = "" if folder else read_head(path)
     for name, importer in _IMPORTERS.items():
-        if name not in exclude and importer.sniff(path, head):
+        if name in exclude or importer.reads_folders != folder:
+            continue
+        if importer.sniff(path, head):
             return importer
     return None
 
@@ -72,6 +75,12 @@ def read(path: Path, format: str = AUTO) -> ImportResult:
         raise MeltError(
             f"nothing recognisable in '{path}' (formats: {', '.join(names())}); "
             "pass --format to force one"
+        )
+    if path.is_dir() != importer.reads_folders:
+        kind = "a folder" if path.is_dir() else "a file"
+        raise MeltError(
+            f"'{path}' is {kind}, which --format {importer.name} does not read "
+            "(melt-run reads folders, every other format reads files)"
         )
     result = importer.read(path)
     if not any(not run.empty for run in result.runs):

@@ -33,9 +33,10 @@ def _value(cell: Any) -> Any:
 class TvmLog:
     name = "tvm-log"
     description = "TVM/MLC profiler reports"
+    reads_folders = False
 
     def sniff(self, path: Path, head: str) -> bool:
-        return path.is_file() and REPORT.search(head) is not None
+        return REPORT.search(head) is not None
 
     def read(self, path: Path) -> ImportResult:
         text = read_text(path)
