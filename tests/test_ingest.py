@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from melt.ingest import import_path, window_energies
+from melt.ingest import import_path, store_result, window_energies
 from melt.store import open_store
 from melt.store.profiles import energy_figures, op_timings
-from melt.traces.importers import ImportedRun, Interval, PowerTrace
+from melt.traces.importers import ImportedRun, ImportResult, Interval, PowerTrace
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "melt"
 
@@ -65,5 +65,17 @@ def test_an_import_is_stored_and_read_back(tmp_path: Path) -> None:
     turns = store.turns(1)
     assert [t["prefill_done_ns"] for t in turns] == [2_501_520_000, 400_000_000]
     assert [t["e2e_s"] for t in turns] == [3.6, 2.45]
-    assert {f["window"] for f in energy_figures(store, 1)} == {"capture", "prefill#0", "decode#1"}
+    assert {f["window"] for f in energy_figures(store, 1)} == {"capture", "prefill#0", "decode#0"}
     assert len(op_timings(store, 3)) == 5 and op_timings(store, 1) == []
+
+
+def test_an_event_window_without_samples_is_said(tmp_path: Path) -> None:
+    source = tmp_path / "capture.csv"
+    source.write_text("made by the test\n")
+    run = ramp_run([Interval("later", 10_000_000_000, 11_000_000_000)])
+    run.sources = [str(source)]
+    result = ImportResult("monsoon", [run])
+    store = open_store(str(tmp_path / "melt.db"))
+    summary = store_result(store, result, source, "test")
+    assert summary.notes == ["ramp: no power samples inside the window later#0"]
+    assert {f["window"] for f in energy_figures(store, summary.run_ids[0])} == {"capture"}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,9 +43,19 @@ class ImportSummary:
 
 
 def _windows(run: ImportedRun) -> list[tuple[str, float, float]]:
-    return [WHOLE] + [
-        (f"{i.name}#{k}", i.start_ns / 1e9, i.end_ns / 1e9) for k, i in enumerate(run.intervals)
-    ]
+    """The whole capture, then each interval named ``<event>#<k>`` (k-th of that event)."""
+    seen: Counter[str] = Counter()
+    windows = [WHOLE]
+    for interval in run.intervals:
+        windows.append(
+            (
+                f"{interval.name}#{seen[interval.name]}",
+                interval.start_ns / 1e9,
+                interval.end_ns / 1e9,
+            )
+        )
+        seen[interval.name] += 1
+    return windows
 
 
 def window_energies(run: ImportedRun) -> list[EnergyFigure]:

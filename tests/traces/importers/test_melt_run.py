@@ -39,3 +39,9 @@ def test_iteration_numbers_come_from_the_file_name() -> None:
     assert iteration_of(Path("events_iter3.txt")) == 3
     assert iteration_of(Path("power_12.csv")) == 12
     assert iteration_of(Path("stats.json")) == 0
+
+
+def test_a_run_folder_named_directly_keeps_its_device_app_and_model() -> None:
+    folder = FIXTURES / "Pixel7/mlc/Llama-2-7b-chat-q4f16_1/run_cs1024_mgl32_bs128"
+    (run,) = read(folder).runs
+    assert (run.device, run.framework, run.model) == ("Pixel7", "mlc", "Llama-2-7b-chat-q4f16_1")

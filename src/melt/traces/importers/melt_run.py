@@ -46,7 +46,7 @@ class MeltRun:
         result = ImportResult(self.name)
         folders = run_dirs(path)
         for folder, settings in folders:
-            parents = folder.parents
+            parents = folder.resolve().parents
             model, app, device = (
                 parents[i].name if len(parents) > i else "unknown" for i in range(3)
             )
@@ -56,15 +56,16 @@ class MeltRun:
                     continue
                 importer = detect(file, exclude=(self.name,))
                 if importer is None:
-                    result.found.append(f"{file}: not recognised, skipped")
+                    result.found.append(f"{file.relative_to(path)}: not recognised, skipped")
                     continue
                 try:
                     part = importer.read(file)
                 except MeltError as exc:
-                    result.found.append(f"{file}: {exc}")
+                    result.found.append(f"{file.relative_to(path)}: {exc}")
                     continue
                 result.malformed += part.malformed
-                result.found += [f"{file.name} ({importer.name}): {f}" for f in part.found]
+                name = file.relative_to(path)
+                result.found += [f"{name} ({importer.name}): {f}" for f in part.found]
                 iteration = iteration_of(file)
                 run = by_iteration.setdefault(
                     iteration,
