@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from melt.metrics.melt_compat import WindowEnergy, melt_compat_energy, trapezoid_energy
 from melt.metrics.run import MeasuredTurn, aggregate_turns
@@ -130,7 +131,9 @@ def _sha256(paths: list[str]) -> str:
     return digest.hexdigest()
 
 
-def _run_columns(run: ImportedRun, fmt: str, environment_id: int, experiment_id: int) -> dict:
+def _run_columns(
+    run: ImportedRun, fmt: str, environment_id: int, experiment_id: int
+) -> dict[str, Any]:
     unknown = [k for k in ("threads", "ctx", "batch", "max_new_tokens") if not run.settings.get(k)]
     quant = QUANT.search(run.model)
     return {
