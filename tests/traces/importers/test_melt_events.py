@@ -26,3 +26,11 @@ def test_csv_rows_pair_in_time_order_and_unpaired_starts_are_said() -> None:
         Interval("prefill", 6000, 6500),
     ]
     assert run.notes == ["event 'decode': 2 start(s) and 1 end(s); 1 left unpaired"]
+
+
+def test_an_end_before_its_start_is_said_not_stored(tmp_path: Path) -> None:
+    log = tmp_path / "events.txt"
+    log.write_text("prefill.start 100\nprefill.end 200\ndecode.start 900\ndecode.end 500\n")
+    (run,) = read(log).runs
+    assert run.intervals == [Interval("prefill", 100, 200)]
+    assert run.notes == ["event 'decode': end 500 before start 900, dropped"]

@@ -1,6 +1,6 @@
 """MELT event files: ``<event>.start <ns>`` / ``<event>.end <ns>`` lines (space separated,
 in any order) or CSV ``event,timestamp_ns`` rows with the same event names. Starts pair
-with ends of the same name in time order."""
+with ends of the same name in time order; an end before its start is said and dropped."""
 
 from __future__ import annotations
 
@@ -47,6 +47,9 @@ class MeltEvents:
         for name, ends in edges.items():
             starts, stops = sorted(ends["start"]), sorted(ends["end"])
             for start, end in zip(starts, stops, strict=False):
+                if end < start:
+                    run.notes.append(f"event '{name}': end {end} before start {start}, dropped")
+                    continue
                 run.intervals.append(Interval(name, start, end))
             if len(starts) != len(stops):
                 run.notes.append(
