@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from melt.cli import bench, models, runs, workload
+from melt.cli import bench, importer, models, profile, report, runs, workload
 from melt.errors import MeltError
 
 try:  # typer ≥ 0.25 vendors click
@@ -31,6 +31,9 @@ app.command("bench")(bench.bench)
 app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
 app.add_typer(workload.app, name="workload")
+app.command("import")(importer.import_)
+app.command("profile")(profile.profile)
+app.command("report")(report.report)
 
 stderr = Console(stderr=True)
 

@@ -142,3 +142,43 @@ token_timestamps = Table(
     Column("encoding", String(40), nullable=False),
     Column("data", LargeBinary, nullable=False),
 )
+
+op_timings = Table(
+    "op_timings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("runs.id"), nullable=False, index=True),
+    Column("graph_index", Integer, nullable=False),
+    Column("node_index", Integer),
+    Column("op", Text, nullable=False),
+    Column("shape", Text, nullable=False),
+    Column("calls", Integer, nullable=False),
+    Column("wall_us", Float, nullable=False),
+    Column("cpu_us", Float),
+)
+
+event_intervals = Table(
+    "event_intervals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("runs.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("start_ns", Big, nullable=False),
+    Column("end_ns", Big, nullable=False),
+)
+
+energy_figures = Table(
+    "energy_figures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("runs.id"), nullable=False, index=True),
+    Column("window", String(200), nullable=False),
+    Column("rail", String(100), nullable=False),
+    Column("mode", String(20), nullable=False),
+    Column("energy_mwh", Float, nullable=False),
+    Column("charge_mah", Float),
+    Column("samples", Integer, nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("provenance", String(20), nullable=False),
+)

@@ -1,0 +1,89 @@
+"""MELT's experiment folders: ``<Device>/<App>/<model>/run_cs<ctx>_mgl<gen>[_bs<batch>]/``
+holding per-iteration measurement files in any of the other formats.
+
+Each run folder's files are detected by content and grouped by iteration: the number in
+``iter<N>`` / ``iteration<N>`` in the file name, else the last ``_<N>`` before the suffix,
+else 0. Each iteration becomes one run with the folder's settings (context size, maximum
+generated length, batch) and the device, app and model named by the parent folders.
+Files no importer recognises are listed, not silently skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from melt.errors import MeltError
+from melt.traces.importers.base import ImportedRun, ImportResult
+from melt.traces.importers.registry import detect, register
+
+RUN_DIR = re.compile(r"run_cs(?P<ctx>\d+)_mgl(?P<gen>\d+)(?:_bs(?P<batch>\d+))?")
+ITERATION = re.compile(r"iter(?:ation)?[_\-]?(\d+)", re.IGNORECASE)
+TRAILING_NUMBER = re.compile(r"_(\d+)$")
+
+
+def iteration_of(file: Path) -> int:
+    match = ITERATION.search(file.name) or TRAILING_NUMBER.search(file.stem)
+    return int(match.group(1)) if match else 0
+
+
+def run_dirs(root: Path) -> list[tuple[Path, re.Match[str]]]:
+    """Every run folder at or under `root`, with its name parsed."""
+    candidates = [root, *sorted(p for p in root.rglob("run_cs*") if p.is_dir())]
+    return [(p, m) for p in candidates if (m := RUN_DIR.fullmatch(p.name))]
+
+
+@register
+class MeltRun:
+    name = "melt-run"
+    description = "MELT run folders (run_cs<ctx>_mgl<gen>[_bs<batch>])"
+    reads_folders = True
+
+    def sniff(self, path: Path, head: str) -> bool:
+        return bool(run_dirs(path))
+
+    def read(self, path: Path) -> ImportResult:
+        result = ImportResult(self.name)
+        folders = run_dirs(path)
+        for folder, settings in folders:
+            parents = folder.resolve().parents
+            model, app, device = (
+                parents[i].name if len(parents) > i else "unknown" for i in range(3)
+            )
+            by_iteration: dict[int, ImportedRun] = {}
+            for file in sorted(p for p in folder.iterdir() if p.is_file()):
+                if file.name.endswith(".t_monsoon"):
+                    continue
+                importer = detect(file, exclude=(self.name,))
+                if importer is None:
+                    result.found.append(f"{file.relative_to(path)}: not recognised, skipped")
+                    continue
+                try:
+                    part = importer.read(file)
+                except MeltError as exc:
+                    result.found.append(f"{file.relative_to(path)}: {exc}")
+                    continue
+                result.malformed += part.malformed
+                name = file.relative_to(path)
+                result.found += [f"{name} ({importer.name}): {f}" for f in part.found]
+                iteration = iteration_of(file)
+                run = by_iteration.setdefault(
+                    iteration,
+                    ImportedRun(
+                        label=f"{device}/{app}/{model}/{folder.name}#{iteration}",
+                        framework=app,
+                        device=device,
+                        model=model,
+                        repeat_index=iteration,
+                        settings={
+                            "ctx": int(settings["ctx"]),
+                            "max_new_tokens": int(settings["gen"]),
+                            "batch": int(settings["batch"]) if settings["batch"] else None,
+                        },
+                    ),
+                )
+                for other in part.runs:
+                    run.merge(other)
+            result.runs += [by_iteration[i] for i in sorted(by_iteration)]
+        result.found.insert(0, f"{len(folders)} run folder(s), {len(result.runs)} iteration(s)")
+        return result
