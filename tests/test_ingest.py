@@ -56,14 +56,17 @@ def test_an_import_is_stored_and_read_back(tmp_path: Path) -> None:
     assert summary.format == "melt-run" and summary.run_ids == [1, 2, 3]
     run = store.run(1)
     assert (run["status"], run["model_quant"], run["repeat_index"]) == ("imported", "q4_1", 0)
-    assert run["settings"]["imported"]["unknown_settings_stored_as_0"] == [
+    assert run["settings"]["imported"]["unknown_settings"] == [
         "threads",
         "batch",
         "seed",
+        "warmup_turns",
     ]
+    assert (run["threads"], run["batch"], run["ctx"]) == (None, None, 2048)
     assert run["summary"]["aggregates"]["decode_tok_per_s"]["median"] == pytest.approx(20.0)
     turns = store.turns(1)
-    assert [t["prefill_done_ns"] for t in turns] == [2_501_520_000, 400_000_000]
+    assert [t["prefill_s"] for t in turns] == [2.50152, 0.4]
+    assert [t["submit_ns"] for t in turns] == [None, None]
     assert [t["e2e_s"] for t in turns] == [3.6, 2.45]
     assert {f["window"] for f in energy_figures(store, 1)} == {"capture", "prefill#0", "decode#0"}
     assert len(op_timings(store, 3)) == 5 and op_timings(store, 1) == []

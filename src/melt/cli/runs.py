@@ -54,7 +54,7 @@ def list_runs(
             r["status"],
             r["model_name"],
             r["model_quant"],
-            str(r["threads"]),
+            fmt(r["threads"]),
             fmt(turns),
             fmt(_median(r["summary"], "ttft_s"), 3),
             fmt(_median(r["summary"], "decode_tok_per_s"), 1),

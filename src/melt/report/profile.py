@@ -88,8 +88,8 @@ def summary_table(run: dict[str, Any]) -> Table:
         table.add_row("imported", f"{imported['format']}: {', '.join(imported['sources'])}")
         if imported["turn_figures_from"]:
             table.add_row("turn figures from", imported["turn_figures_from"])
-        if imported["unknown_settings_stored_as_0"]:
-            table.add_row("not in the source", ", ".join(imported["unknown_settings_stored_as_0"]))
+        if imported["unknown_settings"]:
+            table.add_row("not in the source", ", ".join(imported["unknown_settings"]))
     aggregates = (run.get("summary") or {}).get("aggregates", {})
     if "turns" in aggregates:
         table.add_row("turns", str(aggregates["turns"]))

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import BigInteger as Big
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 metadata = MetaData()
 
@@ -85,12 +85,12 @@ runs = Table(
     Column("workload_name", Text, nullable=False),
     Column("workload_sha256", String(64), nullable=False),
     Column("workload_conversations", Integer, nullable=False),
-    Column("threads", Integer, nullable=False),
-    Column("ctx", Integer, nullable=False),
-    Column("batch", Integer, nullable=False),
-    Column("max_new_tokens", Integer, nullable=False),
-    Column("seed", Integer, nullable=False),
-    Column("warmup_turns", Integer, nullable=False),
+    Column("threads", Integer),  # NULL: unknown (imported runs)
+    Column("ctx", Integer),  # NULL: unknown (imported runs)
+    Column("batch", Integer),  # NULL: unknown (imported runs)
+    Column("max_new_tokens", Integer),  # NULL: unknown (imported runs)
+    Column("seed", Integer),  # NULL: unknown (imported runs)
+    Column("warmup_turns", Integer),  # NULL: unknown (imported runs)
     Column("settings", JSON, nullable=False),
     Column("load_time_s", Float),
     Column("model_bytes", Big),
@@ -109,13 +109,13 @@ turns = Table(
     Column("conversation_id", String(200), nullable=False),
     Column("turn_index", Integer, nullable=False),
     Column("warmup", Boolean, nullable=False),
-    Column("wall_anchor_ns", Big, nullable=False),
-    Column("submit_ns", Big, nullable=False),
+    Column("wall_anchor_ns", Big),  # NULL: not recorded (imported runs)
+    Column("submit_ns", Big),  # NULL: not recorded (imported runs)
     Column("prefill_start_ns", Big),
     Column("prefill_done_ns", Big),
     Column("first_token_ns", Big),
     Column("last_token_ns", Big),
-    Column("end_ns", Big, nullable=False),
+    Column("end_ns", Big),  # NULL: not recorded (imported runs)
     Column("prompt_tokens", Integer, nullable=False),
     Column("prompt_tokens_evaluated", Integer, nullable=False),
     Column("prompt_tokens_reused", Integer, nullable=False),
@@ -164,7 +164,7 @@ event_intervals = Table(
     Column("run_id", ForeignKey("runs.id"), nullable=False, index=True),
     Column("name", String(200), nullable=False),
     Column("start_ns", Big, nullable=False),
-    Column("end_ns", Big, nullable=False),
+    Column("end_ns", Big),  # NULL: not recorded (imported runs)
 )
 
 energy_figures = Table(
