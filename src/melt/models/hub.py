@@ -75,7 +75,10 @@ def hub_cache_dir() -> Path:
 
 
 def _hub() -> Any:
+    """The `huggingface_hub` package with its `constants` and `errors` submodules loaded."""
     try:
+        for module in ("huggingface_hub.constants", "huggingface_hub.errors"):
+            importlib.import_module(module)
         return importlib.import_module("huggingface_hub")
     except ImportError:
         raise MeltError(
@@ -84,10 +87,8 @@ def _hub() -> Any:
         ) from None
 
 
-def _offline_by_env(hub: Any) -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").upper() in _TRUE or bool(
-        hub.constants.HF_HUB_OFFLINE
-    )
+def _offline_by_env() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").upper() in _TRUE
 
 
 def _endpoint(hub: Any) -> str:
@@ -206,7 +207,7 @@ def fetch_hub(spec: str) -> tuple[Path, Origin]:
     ref = parse_hub_spec(spec)
     hub = _hub()
     endpoint = _endpoint(hub)
-    if _offline_by_env(hub):
+    if _offline_by_env():
         path = _from_cache(hub, ref, "HF_HUB_OFFLINE is set")
     elif not reachable(endpoint):
         path = _from_cache(hub, ref, f"{endpoint} cannot be reached (no network?)")
