@@ -1,15 +1,24 @@
 """Hub ids: spec syntax, offline behaviour and the cache, with the real huggingface_hub.
 
-Nothing here downloads: "offline" is HF_HUB_OFFLINE or an endpoint on a closed local port,
-and a cached file is laid out in huggingface_hub's documented cache format
-(`models--org--name/{refs/main, snapshots/<commit>/<file>}`), which the library itself reads.
+Nothing here reaches the internet: "offline" is HF_HUB_OFFLINE or an endpoint on a closed
+local port; a cached file is laid out in huggingface_hub's documented cache format
+(`models--org--name/{refs/main, snapshots/<commit>/<file>}`), which the library itself reads;
+downloads come from a local server that speaks the Hub's HTTP protocol.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import socket
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -36,9 +45,14 @@ def closed_port() -> int:
 
 @pytest.fixture
 def online_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No offline setting, as in a process started without HF_HUB_OFFLINE: huggingface_hub
+    reads it once at import, so its constant is reset along with the variable."""
+    import huggingface_hub.constants
+
     monkeypatch.setenv("MELT_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
 
 
 def _cache_file(repo_id: str, filename: str, data: bytes) -> Path:
@@ -170,3 +184,124 @@ def test_reachable_sees_a_listening_port() -> None:
         server.bind(("127.0.0.1", 0))
         server.listen(1)
         assert reachable(f"http://127.0.0.1:{server.getsockname()[1]}")
+
+
+class _HubProtocol(BaseHTTPRequestHandler):
+    """The slice of the Hugging Face Hub's HTTP protocol that `hf_hub_download` and
+    `list_repo_files` speak: the tree API, HEAD/GET on `resolve/<revision>/<file>` with the
+    Hub's `X-Repo-Commit`/`ETag` headers, and its `X-Error-Code` on a 404. The real
+    huggingface_hub client talks to it; no network is needed."""
+
+    repos: ClassVar[dict[str, dict[str, bytes]]] = {}
+    requests: ClassVar[list[str]] = []
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def _not_found(self, code: str) -> None:
+        self.send_response(404)
+        self.send_header("X-Error-Code", code)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _route(self, head: bool) -> None:
+        self.requests.append(f"{self.command} {self.path}")
+        path = urlsplit(self.path).path
+        if tree := re.fullmatch(r"/api/models/([^/]+/[^/]+)/tree/([^/]+)/?", path):
+            files = self.repos.get(tree[1])
+            if files is None:
+                return self._not_found("RepoNotFound")
+            listing = [
+                {"type": "file", "path": name, "size": len(data), "oid": _oid(data)}
+                for name, data in files.items()
+            ]
+            return self._send(json.dumps(listing).encode(), "application/json", head)
+        if resolve := re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path):
+            files = self.repos.get(resolve[1])
+            if files is None:
+                return self._not_found("RepoNotFound")
+            if resolve[3] not in files:
+                return self._not_found("EntryNotFound")
+            data = files[resolve[3]]
+            return self._send(data, "application/octet-stream", head, etag=_oid(data))
+        return self._not_found("RepoNotFound")
+
+    def _send(self, body: bytes, kind: str, head: bool, etag: str = "") -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Repo-Commit", COMMIT)
+        if etag:
+            self.send_header("ETag", f'"{etag}"')
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def do_HEAD(self) -> None:
+        self._route(head=True)
+
+    def do_GET(self) -> None:
+        self._route(head=False)
+
+
+def _oid(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+@pytest.fixture
+def local_hub(online_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    _HubProtocol.repos = {
+        "org/one": {"README.md": b"# one", "model.Q8_0.gguf": b"GGUF one"},
+        "org/many": {"a.Q4_0.gguf": b"GGUF a", "b.Q8_0.gguf": b"GGUF b"},
+        "org/safetensors": {"config.json": b"{}", "model.safetensors": b"\0"},
+    }
+    _HubProtocol.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HubProtocol)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    yield endpoint
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_a_repo_with_one_gguf_is_downloaded_into_the_melt_cache(local_hub: str) -> None:
+    path, origin = fetch_hub("org/one")
+
+    assert path.read_bytes() == b"GGUF one"
+    assert path.is_relative_to(hub_cache_dir())
+    assert origin.note == f"org/one:model.Q8_0.gguf@{COMMIT}"
+    downloads = [r for r in _HubProtocol.requests if r.startswith("GET /org/one/resolve/")]
+    assert len(downloads) == 1
+
+
+def test_a_file_downloaded_once_is_served_offline(
+    local_hub: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _ = fetch_hub("org/many:b.Q8_0.gguf")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _HubProtocol.requests.clear()
+
+    again, origin = fetch_hub("org/many:b.Q8_0.gguf")
+
+    assert again == first
+    assert again.read_bytes() == b"GGUF b"
+    assert origin.note == f"org/many:b.Q8_0.gguf@{COMMIT}"
+    assert _HubProtocol.requests == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("org/many", r"has 2 \.gguf files; pick one as org/many:FILE\.gguf \(a\.Q4_0\.gguf, b"),
+        ("org/safetensors", r"has no \.gguf file; download it .*convert_hf_to_gguf\.py"),
+        ("org/missing", r"no Hub repository 'org/missing'"),
+        ("org/one:model.Q2_K.gguf", r"has no file 'model\.Q2_K\.gguf'"),
+    ],
+)
+def test_hub_answers_become_one_line_errors(local_hub: str, spec: str, expected: str) -> None:
+    with pytest.raises(MeltError, match=expected) as err:
+        fetch_hub(spec)
+    assert "\n" not in str(err.value)

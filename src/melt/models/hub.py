@@ -77,9 +77,10 @@ def hub_cache_dir() -> Path:
 def _hub() -> Any:
     """The `huggingface_hub` package with its `constants` and `errors` submodules loaded."""
     try:
+        hub = importlib.import_module("huggingface_hub")
         for module in ("huggingface_hub.constants", "huggingface_hub.errors"):
             importlib.import_module(module)
-        return importlib.import_module("huggingface_hub")
+        return hub
     except ImportError:
         raise MeltError(
             f"fetching models from the Hugging Face Hub needs huggingface_hub ({INSTALL_HINT}); "
@@ -87,8 +88,10 @@ def _hub() -> Any:
         ) from None
 
 
-def _offline_by_env() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").upper() in _TRUE
+def _offline_by_env(hub: Any) -> bool:
+    """HF_HUB_OFFLINE now, or when huggingface_hub was imported (it honours that value)."""
+    now = os.environ.get("HF_HUB_OFFLINE", "").upper() in _TRUE
+    return now or bool(hub.constants.HF_HUB_OFFLINE)
 
 
 def _endpoint(hub: Any) -> str:
@@ -207,7 +210,7 @@ def fetch_hub(spec: str) -> tuple[Path, Origin]:
     ref = parse_hub_spec(spec)
     hub = _hub()
     endpoint = _endpoint(hub)
-    if _offline_by_env():
+    if _offline_by_env(hub):
         path = _from_cache(hub, ref, "HF_HUB_OFFLINE is set")
     elif not reachable(endpoint):
         path = _from_cache(hub, ref, f"{endpoint} cannot be reached (no network?)")
