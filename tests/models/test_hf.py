@@ -266,7 +266,9 @@ def test_without_a_llama_cpp_checkout_the_error_says_where_to_get_one(
     monkeypatch.setenv("MELT_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("LLAMA_CPP_DIR", raising=False)
 
-    with pytest.raises(MeltError, match=r"--llama-cpp-dir.*LLAMA_CPP_DIR.*vendor/llama\.cpp"):
+    with pytest.raises(
+        MeltError, match=r"set LLAMA_CPP_DIR to a llama\.cpp checkout .* vendor/llama\.cpp folder"
+    ):
         convert_hf_dir(tiny.path, None)
 
 

@@ -42,7 +42,7 @@ _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(Error|Exception|Interrupt)\b.*|ERRO
 _SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
 _DISK_HINT = "free some space or set MELT_CACHE to a larger disk (no partial file was kept)"
 _WHERE_TO_GET_IT = (
-    "pass --llama-cpp-dir PATH (or set LLAMA_CPP_DIR) to a llama.cpp checkout "
+    "set LLAMA_CPP_DIR to a llama.cpp checkout "
     "(git clone https://github.com/ggml-org/llama.cpp) or to the vendor/llama.cpp folder of "
     "the llama-cpp-python sdist (pip download --no-deps --no-binary :all: llama-cpp-python)"
 )
