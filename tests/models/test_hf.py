@@ -199,7 +199,7 @@ def test_conversion_lands_in_the_cache_with_provenance(
 ) -> None:
     path, origin = converted
     assert path.parent == converted_dir()
-    assert path.name.startswith("tiny-llama-") and path.name.endswith(".f16.gguf")
+    assert path.name == f"hf-{source_digest(tiny.path)[:16]}.f16.gguf"
     assert origin.source == "hf-dir"
     assert origin.tool == "convert_hf_to_gguf.py"
     assert origin.tool_version == llama_cpp_commit(llama_cpp_dir)
@@ -207,16 +207,22 @@ def test_conversion_lands_in_the_cache_with_provenance(
     assert not [p for p in converted_dir().iterdir() if p.name.startswith(".partial")]
 
 
-def test_the_same_directory_is_not_converted_twice_and_needs_no_llama_cpp(
-    tiny: TinyCheckpoint, converted: tuple[Path, object], monkeypatch: pytest.MonkeyPatch
+def test_the_same_files_are_not_converted_twice_and_need_no_llama_cpp(
+    tiny: TinyCheckpoint,
+    converted: tuple[Path, object],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     path, origin = converted
     before = path.stat().st_mtime_ns
     monkeypatch.delenv("LLAMA_CPP_DIR", raising=False)
 
     again, again_origin = convert_hf_dir(tiny.path, None)
+    moved = tmp_path / "moved-copy"
+    shutil.copytree(tiny.path, moved)
+    from_copy, _ = convert_hf_dir(moved, None)
 
-    assert again == path
+    assert again == path == from_copy
     assert again_origin == origin  # the provenance of the run that made it
     assert path.stat().st_mtime_ns == before
 

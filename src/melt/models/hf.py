@@ -6,8 +6,9 @@ converter comes from a llama.cpp checkout the user names (`--llama-cpp-dir` or
 `LLAMA_CPP_DIR`); the `vendor/llama.cpp` folder of the llama-cpp-python sdist is one.
 
 The result lands in `cache_dir()/models/converted`, named by a content hash of the source
-directory, so converting the same checkpoint again costs nothing. It is written to a temporary
-name and renamed once complete: a failing converter or a full disk leaves no partial file.
+directory's files, so converting the same checkpoint again costs nothing. It is written to a
+temporary name and renamed once complete: a failing converter or a full disk leaves no
+partial file.
 """
 
 from __future__ import annotations
@@ -152,8 +153,9 @@ def _failure(src: Path, script: Path, returncode: int, stderr: str) -> MeltError
     return MeltError(f"{CONVERTER} failed to convert '{src}': {last}")
 
 
-def _output_path(src: Path, digest: str) -> Path:
-    return converted_dir() / f"{src.name}-{digest[:16]}.f16.gguf"
+def _output_path(digest: str) -> Path:
+    """Named by content alone, so a copied or moved directory is not converted again."""
+    return converted_dir() / f"hf-{digest[:16]}.f16.gguf"
 
 
 def _sidecar(out: Path) -> Path:
@@ -179,7 +181,7 @@ def convert_hf_dir(src: Path, llama_cpp_dir: Path | None = None) -> tuple[Path, 
     """
     src = src.expanduser().resolve()
     _check_source(src)
-    out = _output_path(src, source_digest(src))
+    out = _output_path(source_digest(src))
     if (earlier := _cached(out)) is not None:
         log.info("reusing %s, converted earlier from %s", out, src)
         return out, earlier
