@@ -198,7 +198,8 @@ def _download(hub: Any, ref: HubRef, endpoint: str) -> Path:
     except errors.HfHubHTTPError as exc:
         raise MeltError(f"the Hub refused '{ref}': {str(exc).splitlines()[0]}") from None
     except _network_errors() as exc:
-        return _from_cache(hub, ref, f"the network failed ({exc})")
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return _from_cache(hub, ref, f"the network failed ({reason})")
 
 
 def fetch_hub(spec: str) -> tuple[Path, Origin]:
