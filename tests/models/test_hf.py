@@ -12,6 +12,7 @@ import ctypes
 import importlib.metadata
 import io
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -60,9 +61,11 @@ def _llama_cpp_from_sdist() -> Path:
     root.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root.parent) as tmp:
         pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
-        subprocess.run(
-            [*pip, f"llama-cpp-python=={version}", "--dest", tmp], check=True, capture_output=True
+        done = subprocess.run(
+            [*pip, f"llama-cpp-python=={version}", "--dest", tmp], capture_output=True, text=True
         )
+        if done.returncode != 0:
+            pytest.fail(f"could not download the llama-cpp-python sdist: {done.stderr[-2000:]}")
         sdist = next(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
         keep = (f"{top}/vendor/llama.cpp/", f"{top}/.git/modules/vendor/llama.cpp/")
         with tarfile.open(sdist) as tar:
@@ -347,3 +350,38 @@ def test_llama_cpp_commit_reads_a_git_checkout_and_is_empty_otherwise(tmp_path: 
     subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], check=True)
     head = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True)
     assert llama_cpp_commit(repo) == head.stdout.strip()[:10]
+
+
+MISSING_TORCH = """Traceback (most recent call last):
+  File "/src/llama.cpp/convert_hf_to_gguf.py", line 12, in <module>
+    import torch
+ModuleNotFoundError: No module named 'torch'
+"""
+
+
+@pytest.mark.parametrize(
+    ("returncode", "stderr", "expected"),
+    [
+        (
+            1,
+            MISSING_TORCH,
+            r"could not run \(ModuleNotFoundError: No module named 'torch'\); install its "
+            r"requirements into this Python with: .* -m pip install -r "
+            r"/src/llama\.cpp/requirements/requirements-convert_hf_to_gguf\.txt$",
+        ),
+        (-9, "INFO:hf-to-gguf:Loading model: big\n", r"was killed by SIGKILL .*out of memory"),
+        (
+            1,
+            "Writing:  10%\nOSError: [Errno 28] No space left on device\nWriting:  10%\r",
+            r"could not write into .*No space left on device.*no partial file was kept",
+        ),
+    ],
+)
+def test_converter_failures_become_actionable_one_liners(
+    returncode: int, stderr: str, expected: str
+) -> None:
+    from melt.models.hf import _failure
+
+    error = _failure(Path("/m"), Path("/src/llama.cpp") / CONVERTER, returncode, stderr)
+    assert "\n" not in str(error)
+    assert re.search(expected, str(error))
