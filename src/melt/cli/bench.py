@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from melt.cli.models import LLAMA_CPP_DIR_OPTION, MODEL_HELP, use_llama_cpp_dir
 from melt.config import Experiment, expand, experiment_from
 from melt.config.experiment import load_experiment_file
 from melt.errors import MeltError
@@ -110,7 +111,7 @@ def build_experiment(config: Path | None, overrides: dict[str, Any]) -> Experime
 
 
 def bench(
-    model: str = typer.Option(None, help="Bundled model name or path to a .gguf file."),
+    model: str = typer.Option(None, help=MODEL_HELP),
     quant: str = typer.Option(
         None, help="Quantized variants to measure, e.g. q8_0,q4_0,q2_k (made and cached)."
     ),
@@ -133,8 +134,10 @@ def bench(
     config: Path = typer.Option(None, help="Experiment YAML; flags override its keys."),
     store: str = typer.Option(None, help="Results store: a path or SQLAlchemy URL."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document, no table."),
+    llama_cpp_dir: Path = LLAMA_CPP_DIR_OPTION,
 ) -> None:
     """Replay chat conversations through a model and measure speed and memory."""
+    use_llama_cpp_dir(llama_cpp_dir)
     sampling = {k: v for k, v in (("seed", seed), ("temperature", temperature)) if v is not None}
     experiment = build_experiment(
         config,

@@ -4,7 +4,9 @@ quantized variants made with llama.cpp."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -17,6 +19,7 @@ from melt.errors import MeltError
 from melt.models import Artifact, resolve_model
 from melt.models import cache as model_cache
 from melt.models.bundled import BUNDLED
+from melt.models.hf import CONVERTER, LLAMA_CPP_DIR_ENV
 from melt.models.inspect import ModelInfo, inspect_gguf
 from melt.models.quant_types import parse_quants
 from melt.models.quantize import make_variant
@@ -24,6 +27,22 @@ from melt.report.console import stdout_console
 from melt.report.units import fmt, fmt_bytes
 
 app = typer.Typer(help="The model zoo: bundled and cached models.", no_args_is_help=True)
+
+MODEL_HELP = "Bundled name, cached sha256 prefix, .gguf path, Hugging Face dir, or org/name."
+
+
+LLAMA_CPP_DIR_OPTION = typer.Option(
+    None,
+    "--llama-cpp-dir",
+    help=f"llama.cpp checkout whose {CONVERTER} converts a Hugging Face dir "
+    f"(default: ${LLAMA_CPP_DIR_ENV}).",
+)
+
+
+def use_llama_cpp_dir(path: Path | None) -> None:
+    """The flag is the environment variable for this process and the converter it starts."""
+    if path is not None:
+        os.environ[LLAMA_CPP_DIR_ENV] = str(path.expanduser())
 
 
 @app.command("list")
@@ -126,10 +145,12 @@ def _histogram(info: ModelInfo) -> Table:
 
 @app.command("inspect")
 def inspect(
-    model: str = typer.Argument(..., help="Bundled name, cached sha256 prefix, or .gguf path."),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    llama_cpp_dir: Path = LLAMA_CPP_DIR_OPTION,
 ) -> None:
     """Architecture, size, and the real tensor-type mix of a model file."""
+    use_llama_cpp_dir(llama_cpp_dir)
     art = resolve_model(model)
     info = inspect_gguf(art.path)
     if as_json:
@@ -142,11 +163,13 @@ def inspect(
 
 @app.command("quantize")
 def quantize(
-    model: str = typer.Argument(..., help="Bundled name, cached sha256 prefix, or .gguf path."),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     to: str = typer.Option(..., "--to", help="Target types, e.g. q8_0,q6_k,q4_k_m,q4_0,f16."),
     threads: int = typer.Option(None, help="Quantization threads (default: physical cores)."),
+    llama_cpp_dir: Path = LLAMA_CPP_DIR_OPTION,
 ) -> None:
     """Make quantized variants with llama.cpp, always from the highest-precision source."""
+    use_llama_cpp_dir(llama_cpp_dir)
     targets = parse_quants(to)
     art = resolve_model(model)
     n_threads = threads or default_threads()

@@ -37,6 +37,12 @@ def _sidecar(sha256: str) -> Path:
     return models_dir() / f"{sha256}.json"
 
 
+def _file(meta: dict[str, Any], sha256: str) -> Path:
+    """Where an entry's file is: `<sha256>.gguf`, or a file another source wrote into a
+    sub-folder of the cache (`converted/`, `hub/`) and `register` indexed."""
+    return models_dir() / meta.get("file", f"{sha256}.gguf")
+
+
 def load(sha256: str) -> Artifact | None:
     """The cached artifact with this content hash, or None."""
     sidecar = _sidecar(sha256)
@@ -44,7 +50,7 @@ def load(sha256: str) -> Artifact | None:
         meta = json.loads(sidecar.read_text())
     except (OSError, ValueError):
         return None
-    path = models_dir() / f"{sha256}.gguf"
+    path = _file(meta, sha256)
     if not path.is_file():
         return None
     return _artifact(meta, path)
@@ -74,7 +80,7 @@ def entries() -> list[tuple[Artifact, dict[str, Any]]]:
         except (OSError, ValueError):
             log.warning("ignoring unreadable cache entry %s", sidecar)
             continue
-        path = folder / f"{sidecar.stem}.gguf"
+        path = _file(meta, sidecar.stem)
         if path.is_file() and "sha256" in meta:
             found.append((_artifact(meta, path), meta))
     return found
@@ -134,6 +140,27 @@ def write_error(exc: OSError, what: str) -> MeltError:
         f"could not write {what} into the model cache '{models_dir()}' "
         f"({exc.strerror or 'short write'}); {hint} (no partial file was kept)"
     )
+
+
+def register(artifact: Artifact) -> Artifact:
+    """Index a file that a conversion or a download wrote inside the cache, where it is."""
+    known = load(artifact.sha256)
+    if known is not None:
+        return known
+    meta = {
+        "name": artifact.name,
+        "format": artifact.format,
+        "quant": artifact.quant,
+        "sha256": artifact.sha256,
+        "size_bytes": artifact.size_bytes,
+        "origin": asdict(artifact.origin),
+        "file": str(artifact.path.relative_to(models_dir().resolve())),
+    }
+    try:
+        _sidecar(artifact.sha256).write_text(json.dumps(meta, indent=1))
+    except OSError as exc:
+        raise write_error(exc, f"the index entry of {artifact.name}") from None
+    return artifact
 
 
 def add(tmp: Path, name: str, quant: str, origin: Origin, derivation: dict[str, str]) -> Artifact:

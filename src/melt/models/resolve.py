@@ -9,6 +9,11 @@ from melt.models import cache
 from melt.models.artifact import Artifact, Origin, sha256_of
 from melt.models.bundled import BUNDLED
 from melt.models.gguf_file import quant_name, validate_gguf
+from melt.models.hf import convert_hf_dir, is_hf_dir
+from melt.models.hub import fetch_hub, is_hub_spec
+
+# Sources whose files melt itself wrote into the cache; they are indexed there.
+CACHE_SOURCES = ("hf-dir", "hub")
 
 MIN_SHA_PREFIX = 8
 
@@ -28,16 +33,24 @@ def _cached_by_prefix(spec: str) -> Artifact | None:
 
 
 def resolve_model(spec: str) -> Artifact:
-    """Resolve a bundled model name, a cached sha256 prefix, or a path to a GGUF file into a
-    validated artifact. A path into the cache keeps the name and provenance it was made with."""
+    """Resolve what a user typed into a validated artifact: a bundled name, a cached sha256
+    prefix, a Hugging Face directory (converted to GGUF once), a Hub id (downloaded once), or
+    a path to a GGUF file. A path into the cache keeps the name and provenance it was made
+    with."""
     if spec in BUNDLED:
         path = BUNDLED[spec].locate()
         name, origin = spec, Origin(source="bundled", note=f"package {BUNDLED[spec].package}")
     elif (cached := _cached_by_prefix(spec)) is not None:
         validate_gguf(cached.path)
         return cached
+    elif is_hf_dir(local := Path(spec).expanduser()):
+        path, origin = convert_hf_dir(local)
+        name = local.resolve().name
+    elif is_hub_spec(spec) and not local.exists():
+        path, origin = fetch_hub(spec)
+        name = path.stem
     elif _looks_like_path(spec):
-        path = Path(spec).expanduser()
+        path = local
         name, origin = path.stem, Origin(source="file")
     else:
         known = ", ".join(sorted(BUNDLED))
@@ -51,7 +64,7 @@ def resolve_model(spec: str) -> Artifact:
     known = cache.load(sha)
     if known is not None and origin.source == "file":
         return known
-    return Artifact(
+    artifact = Artifact(
         name=name,
         path=resolved,
         format="gguf",
@@ -60,3 +73,4 @@ def resolve_model(spec: str) -> Artifact:
         size_bytes=resolved.stat().st_size,
         origin=origin,
     )
+    return cache.register(artifact) if origin.source in CACHE_SOURCES else artifact
