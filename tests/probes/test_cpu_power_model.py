@@ -9,11 +9,7 @@ BEFORE = (
     "cpu  200 0 0 200 0 0 0 0 0 0\ncpu0 100 0 0 100 0 0 0 0 0 0\ncpu1 100 0 0 100 0 0 0 0 0 0\n"
 )
 # cpu0 busy 90 of 100 new jiffies, cpu1 busy 30 of 100
-AFTER = (
-    "cpu  320 0 0 280 0 0 0 0 0 0\n"
-    "cpu0 190 0 0 110 0 0 0 0 0 0\n"
-    "cpu1 130 0 0 170 0 0 0 0 0 0\n"
-)
+AFTER = "cpu  320 0 0 280 0 0 0 0 0 0\ncpu0 190 0 0 110 0 0 0 0 0 0\ncpu1 130 0 0 170 0 0 0 0 0 0\n"
 
 
 def test_estimated_power_from_utilisation_is_labelled_estimated(tmp_path) -> None:
