@@ -25,6 +25,18 @@ def test_process_rss_pss_and_system_available(tmp_path) -> None:
     assert 0 < values["process_pss"] <= values["process_rss"]
 
 
+def test_pss_is_read_at_most_once_per_period(tmp_path) -> None:
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc/meminfo").write_text(MEMINFO)
+    probe = MemoryProbe(tmp_path, pss_period_s=1.0)
+    pss_at = [
+        t
+        for t in (0, 400_000_000, 999_000_000, 1_000_000_000, 1_500_000_000)
+        if any(s.channel == "process_pss" for s in probe.read(t))
+    ]
+    assert pss_at == [0, 1_000_000_000]
+
+
 def test_grows_with_an_allocation() -> None:
     probe = MemoryProbe(Path("/"))
     before = {s.channel: s.value for s in probe.read(0)}["process_rss"]
