@@ -128,3 +128,39 @@ def test_bad_probe_flags_are_one_line_errors(melt: Callable[..., object], tmp_pa
     ):
         r = melt("bench", *flags, "--store", str(tmp_path / "res"))
         assert r.code == 2 and message in r.err and "Traceback" not in r.err
+
+
+def test_sustained_mode_runs_one_conversation_until_the_time_is_up(
+    melt: Callable[..., object], two_turns: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "res"
+    r = melt(
+        "bench",
+        *TINY,
+        "--workload",
+        str(two_turns),
+        "--sustained",
+        "6s",
+        "--store",
+        str(store),
+        "--json",
+    )
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert doc["sustained_s"] == 6.0
+    (run,) = doc["cells"][0]["runs"]
+    buckets = run["signals"]["over_time"]
+    assert len(buckets) == 10
+    assert sum(b["turns"] for b in buckets) == run["aggregates"]["turns"]
+    with sqlite3.connect(store / "melt.db") as db:
+        rows = db.execute("select distinct conversation_id from turns where warmup = 0")
+        assert [c for (c,) in rows] == ["sustained:w"]
+        (first, last_end) = db.execute(
+            "select min(submit_ns), max(end_ns) from turns where warmup = 0"
+        ).fetchone()
+        # the turn that crosses the deadline is the last one
+        assert (last_end - first) / 1e9 >= 6.0
+        (before_last,) = db.execute(
+            "select max(end_ns) from turns where warmup = 0 and end_ns < ?", (last_end,)
+        ).fetchone()
+        assert before_last is None or (before_last - first) / 1e9 < 6.0 + 0.5
