@@ -36,7 +36,7 @@ from melt.traces.sample import Provenance, Sample
 
 log = logging.getLogger(__name__)
 
-MEASURED_POWER_PROBES = ("ina3221", "battery", "rapl")
+MEASURED_POWER_PROBES = ("ina3221", "battery", "rapl", "nvml")
 POWER_MODELS = ("estimated",)
 ENERGY_PROBES = (*MEASURED_POWER_PROBES, "cpu_power_model")
 AUTO_IDLE_BASELINE_S = 3.0
