@@ -91,3 +91,20 @@ def test_over_time_buckets_for_sustained_runs() -> None:
     assert first["decode_tok_per_s"] == pytest.approx(2.0)
     assert first["avg_power_w"] == pytest.approx((3.5 + 5 * 3) / 4)
     assert second["max_temp_c"] == 38.0
+
+
+def test_frequency_rule_ignores_a_core_clocking_down_while_idle() -> None:
+    # cpu0 at 2400 MHz while busy for 3 s, then idle at 600 MHz for 3 s: the governor, not heat
+    samples = []
+    for t in range(7):
+        busy = t <= 3
+        samples.append(Sample(t * S, "cpu", "cpu0", 100.0 if busy else 2.0, "%"))
+        samples.append(Sample(t * S, "cpufreq", "cpu0", 2400.0 if busy else 600.0, "MHz"))
+    (finding,) = run_signal_metrics(samples, []).throttling
+    assert not finding.throttled
+    # the same frequencies while the core stays busy are throttling, from 4 s on
+    busy_all = [s for s in samples if s.probe == "cpufreq"] + [
+        Sample(t * S, "cpu", "cpu0", 100.0, "%") for t in range(7)
+    ]
+    (finding,) = run_signal_metrics(busy_all, []).throttling
+    assert finding.throttled and finding.onset_s == 4.0

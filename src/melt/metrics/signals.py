@@ -24,11 +24,21 @@ from melt.metrics.energy import (
 from melt.metrics.stats import Aggregate, aggregate
 from melt.metrics.thermal import DEFAULT_COMFORT_C, ZoneThermal, zone_thermal
 from melt.metrics.throttle import ThrottleFinding, decode_rate_throttling, frequency_throttling
-from melt.metrics.timeline import NS_PER_S, Point, SeriesSummary, channels_of, series_of, summarise
+from melt.metrics.timeline import (
+    NS_PER_S,
+    Point,
+    SeriesSummary,
+    channels_of,
+    series_of,
+    summarise,
+    value_at,
+)
 from melt.traces.sample import Provenance, Sample
 
 THERMAL_PROBE = "thermal"
 FREQUENCY_PROBE = "cpufreq"
+CPU_PROBE = "cpu"
+BUSY_PERCENT = 50.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +176,15 @@ def _energy(
     )
 
 
+def _while_busy(freq: tuple[Point, ...], util: tuple[Point, ...]) -> tuple[Point, ...]:
+    """The frequency samples taken while the core was at least half busy: an idle core
+    clocking down is its governor saving power, not throttling. Without utilisation
+    samples every frequency sample counts."""
+    if not util:
+        return freq
+    return tuple((t, v) for t, v in freq if value_at(util, t) >= BUSY_PERCENT)
+
+
 def _hottest(samples: Sequence[Sample]) -> tuple[Point, ...]:
     zones = [ch for probe, ch in channels_of(samples) if probe == THERMAL_PROBE]
     if not zones:
@@ -228,11 +247,12 @@ def run_signal_metrics(
             pts = _points(samples, probe, zone)
             baseline = average(pts, *idle) if idle else None
             thermal[zone] = zone_thermal(pts, comfort_c, baseline)
-    findings: list[ThrottleFinding] = [
-        frequency_throttling(_points(samples, probe, ch))
-        for probe, ch in channels_of(samples)
-        if probe == FREQUENCY_PROBE
-    ]
+    findings: list[ThrottleFinding] = []
+    for probe, core in channels_of(samples):
+        if probe == FREQUENCY_PROBE:
+            busy = _while_busy(_points(samples, probe, core), _points(samples, CPU_PROBE, core))
+            if busy:
+                findings.append(frequency_throttling(busy))
     rate_finding = decode_rate_throttling(
         [
             (t.windows.first_token_ns, t.decode_tok_per_s)
