@@ -201,41 +201,41 @@ def _timeline_max(signals: RunSignals, probe: str, channel: str | None = None) -
 
 
 def runs_signals_table(rows: list[tuple[int, str, RunSignals]]) -> Table:
-    """One line of device signals per run, for sweeps and repeats."""
+    """One line of device signals per run, for sweeps and repeats; the energy and
+    temperature columns appear only when some run has them."""
+    has_energy = any(sig.metrics.energy is not None for _, _, sig in rows)
+    has_thermal = any(sig.metrics.thermal for _, _, sig in rows)
     table = Table(title="Device signals per run", title_justify="left")
-    for column in (
-        "run",
-        "variant",
-        "CPU % (mean)",
-        "CPU MHz (mean)",
-        "process RSS max",
-        "decode J/tok",
-        "max °C",
-        "throttled",
-        "sampler Hz",
-    ):
+    columns = ["run", "variant", "CPU % (mean)", "CPU MHz (mean)", "process RSS max"]
+    columns += ["decode J/tok"] * has_energy + ["max °C"] * has_thermal
+    for column in (*columns, "throttled", "sampler Hz"):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for run_id, label, sig in rows:
-        energy = sig.metrics.energy
-        joules = "–"
-        if energy is not None:
-            joules = fmt(energy.j_per_generated_token.median, 4)
-            if energy.source.provenance is Provenance.ESTIMATED:
-                joules += " ESTIMATED"
         rss = _timeline_max(sig, "memory", "process_rss")
-        throttled = [f.rule for f in sig.metrics.throttling if f.throttled]
-        table.add_row(
+        cells = [
             str(run_id),
             label,
             fmt(_timeline_mean(sig, "cpu", "cpu"), 1),
             fmt(_timeline_mean(sig, "cpufreq"), 0),
             fmt_bytes(None if rss is None else int(rss)),
-            joules,
-            fmt(_timeline_max(sig, "thermal"), 1),
-            ", ".join(throttled) or "no",
-            fmt(sig.sampling.achieved_hz, 2),
-        )
+        ]
+        if has_energy:
+            cells.append(_decode_joules(sig.metrics.energy))
+        if has_thermal:
+            cells.append(fmt(_timeline_max(sig, "thermal"), 1))
+        throttled = [f.rule for f in sig.metrics.throttling if f.throttled]
+        cells += [", ".join(throttled) or "no", fmt(sig.sampling.achieved_hz, 2)]
+        table.add_row(*cells)
     return table
+
+
+def _decode_joules(energy: EnergyReport | None) -> str:
+    if energy is None:
+        return "–"
+    text = fmt(energy.j_per_generated_token.median, 4)
+    if energy.source.provenance is Provenance.ESTIMATED:
+        text += " ESTIMATED"
+    return text
 
 
 def availability_lines(signals: RunSignals) -> list[Text]:
