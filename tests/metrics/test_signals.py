@@ -107,4 +107,4 @@ def test_frequency_rule_ignores_a_core_clocking_down_while_idle() -> None:
         Sample(t * S, "cpu", "cpu0", 100.0, "%") for t in range(7)
     ]
     (finding,) = run_signal_metrics(busy_all, []).throttling
-    assert finding.throttled and finding.onset_s == 4.0
+    assert finding.throttled and finding.onset_s == 4.0 and finding.subject == "cpu0"

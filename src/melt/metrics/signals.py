@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from melt.metrics.battery import BatteryCost, battery_cost
@@ -252,7 +252,7 @@ def run_signal_metrics(
         if probe == FREQUENCY_PROBE:
             busy = _while_busy(_points(samples, probe, core), _points(samples, CPU_PROBE, core))
             if busy:
-                findings.append(frequency_throttling(busy))
+                findings.append(replace(frequency_throttling(busy), subject=core))
     rate_finding = decode_rate_throttling(
         [
             (t.windows.first_token_ns, t.decode_tok_per_s)

@@ -34,10 +34,12 @@ class ThrottleFinding:
     throttled: bool
     onset_s: float | None
     evidence: dict[str, Any] = field(default_factory=dict)
+    subject: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
+            "subject": self.subject,
             "throttled": self.throttled,
             "onset_s": self.onset_s,
             "evidence": self.evidence,

@@ -135,7 +135,8 @@ def throttling_line(signals: RunSignals) -> str:
     flagged = [f for f in signals.metrics.throttling if f.throttled]
     if flagged:
         parts = [
-            f"{f.rule} rule from {fmt(f.onset_s, 1)} s ({_evidence(f.evidence)})" for f in flagged
+            f"{f.rule} rule {f.subject} from {fmt(f.onset_s, 1)} s ({_evidence(f.evidence)})"
+            for f in flagged
         ]
         return "throttling: DETECTED by " + "; ".join(parts)
     checked = [f.rule for f in signals.metrics.throttling]
