@@ -51,3 +51,14 @@ def test_estimated_energy_is_labelled_on_every_row() -> None:
     energy_rows = [line for line in single.splitlines() if "J/tok" in line or " W " in line]
     assert energy_rows and all("ESTIMATED" in line for line in energy_rows)
     assert "energy: unavailable" not in single
+
+
+def test_throttling_line_names_rule_core_onset_and_evidence() -> None:
+    samples = [Sample(t * S, "cpu", "cpu0", 100.0, "%") for t in range(7)]
+    samples += [
+        Sample(t * S, "cpufreq", "cpu0", 2400.0 if t < 4 else 1200.0, "MHz") for t in range(7)
+    ]
+    metrics = run_signal_metrics(samples, [])
+    stats = SamplerStats(10.0, 0, 0, 6 * S, 61, 0, len(samples), 0.01)
+    text = _text(signals_parts(RunSignals(stats, (), {}, "x", "y", {}, metrics), 1))
+    assert "throttling: DETECTED by frequency rule cpu0 from 4.0 s (plateau 2400.0" in text
