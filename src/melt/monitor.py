@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 MEASURED_POWER_PROBES = ("ina3221", "battery", "rapl", "nvml")
 POWER_MODELS = ("estimated",)
-ENERGY_PROBES = (*MEASURED_POWER_PROBES, "cpu_power_model")
 AUTO_IDLE_BASELINE_S = 3.0
 COOLDOWN_POLL_S = 1.0
 DEFAULT_COOLDOWN_TOLERANCE_C = 2.0

@@ -38,8 +38,9 @@ class Domain:
 
 @register_probe("rapl")
 class RaplProbe:
-    """Channels `power:<zone name>` per domain and `power`, the sum of the top-level
-    domains (packages; psys when it is the only one), in watts."""
+    """Channels `power:<zone name>` per top-level domain, `power:<name>@N` per subzone of
+    package N, and `power`, the sum of the packages (or of the top-level domains when there
+    is no package), in watts."""
 
     name = "rapl"
 

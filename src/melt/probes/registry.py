@@ -47,11 +47,11 @@ class Detected:
     unavailable: dict[str, str]
 
 
-def detect(root: Path = Path("/"), names: list[str] | None = None) -> Detected:
-    """Instantiate the named (default: all registered) probes and keep the available ones."""
+def detect(root: Path = Path("/")) -> Detected:
+    """Instantiate every registered probe and keep the available ones."""
     found: list[Probe] = []
     missing: dict[str, str] = {}
-    for name in names if names is not None else probe_names():
+    for name in probe_names():
         probe = make_probe(name, root)
         availability = probe.available()
         if availability.ok:
