@@ -10,6 +10,7 @@ an interrupted or failed run keeps what it measured and says how it ended.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -24,9 +25,11 @@ from melt.metrics.run import MeasuredTurn, TurnAggregates, aggregate_turns
 from melt.metrics.stats import Aggregate, aggregate
 from melt.metrics.turn import TurnMetrics, turn_metrics
 from melt.models import Artifact, resolve_model
+from melt.monitor import BenchMonitor, ProbeSettings, RunSignals
 from melt.store import Store, open_store
 from melt.traces import LoadTrace, TurnTrace
 from melt.workloads import BUILTIN_WORKLOAD, Conversation, Workload, load_workload
+from melt.workloads.sustained import sustained_conversation
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,8 @@ class BenchRequest:
     name: str = "bench"
     command: str = "melt bench"
     config: dict[str, Any] = field(default_factory=dict)
+    probes: ProbeSettings = field(default_factory=ProbeSettings)
+    sustained_s: float | None = None
 
 
 class BenchObserver(Protocol):
@@ -83,6 +88,7 @@ class RunResult:
     model_rss_bytes: int
     peak_rss_bytes: int
     peak_rss_source: str
+    signals: RunSignals | None = None
 
 
 @dataclass(slots=True)
@@ -111,6 +117,7 @@ class BenchResult:
     workload: Workload
     warmup_turns: int
     repeats: int
+    sustained_s: float | None = None
     cells: list[CellResult] = field(default_factory=list)
 
 
@@ -136,6 +143,8 @@ def _check_request(request: BenchRequest) -> None:
         raise MeltError(f"--conversations must be at least 1 (got {request.conversations})")
     if not request.cells:
         raise MeltError("the experiment has nothing to run (no models)")
+    if request.sustained_s is not None and request.sustained_s <= 0:
+        raise MeltError(f"--sustained must be a positive duration (got {request.sustained_s} s)")
 
 
 def _check_fits(engine: Engine, workload: Workload, settings: RunSettings) -> None:
@@ -237,7 +246,14 @@ class _RunRecorder:
         self.measured: list[MeasuredTurn] = []
         self.traces: list[TurnTrace] = []
 
-    def play(self, engine: Engine, conversations: Sequence[Conversation], warmup: bool) -> None:
+    def play(
+        self,
+        engine: Engine,
+        conversations: Sequence[Conversation],
+        warmup: bool,
+        deadline_ns: int | None = None,
+    ) -> None:
+        """Replay the conversations; with a deadline, stop after the turn that passes it."""
         for index, conv in enumerate(conversations):
             self.observer.conversation_started(conv, index, len(conversations), warmup)
             for trace in engine.converse(conv, index, warmup=warmup):
@@ -257,6 +273,8 @@ class _RunRecorder:
                     )
                 )
                 self.observer.turn_done(trace, metrics)
+                if deadline_ns is not None and trace.end_ns >= deadline_ns:
+                    return
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,12 +292,15 @@ class _RunContext:
     workload: Workload
     warmup_turns: int
     observer: BenchObserver
+    monitor: BenchMonitor
+    sustained_s: float | None
 
 
 def run_bench(request: BenchRequest, observer: BenchObserver) -> BenchResult:
     """Plan, then execute every repeat of every cell; raises `MeltError` for bad input
     before anything is written."""
     plan = _plan(request, observer)
+    monitor = BenchMonitor.detect(request.probes)
     device = LocalDevice()
     facts = device.facts()
     framework_version = plan.framework.version()
@@ -302,6 +323,8 @@ def run_bench(request: BenchRequest, observer: BenchObserver) -> BenchResult:
         workload=plan.workload,
         warmup_turns=request.warmup_turns,
         observer=observer,
+        monitor=monitor,
+        sustained_s=request.sustained_s,
     )
     result = BenchResult(
         experiment_id=experiment_id,
@@ -312,6 +335,7 @@ def run_bench(request: BenchRequest, observer: BenchObserver) -> BenchResult:
         workload=plan.workload,
         warmup_turns=request.warmup_turns,
         repeats=request.repeats,
+        sustained_s=request.sustained_s,
     )
     total = len(request.cells) * request.repeats
     for cell, artifact in zip(request.cells, plan.artifacts, strict=True):
@@ -384,10 +408,18 @@ def _execute_run(
     status, error = STATUS_FAILED, None
     run_id = store.create_run(**_run_columns(ctx, cell, artifact, repeat, load))
     recorder = _RunRecorder(store, run_id, observer)
+    signals_monitor = ctx.monitor.run_monitor(store, run_id)
+    signals: RunSignals | None = None
     observer.run_started(run_id, *position)
     try:
+        signals_monitor.start()
         recorder.play(engine, ctx.workload.warmup(ctx.warmup_turns), warmup=True)
-        recorder.play(engine, ctx.workload.conversations, warmup=False)
+        if ctx.sustained_s is None:
+            recorder.play(engine, ctx.workload.conversations, warmup=False)
+        else:
+            deadline = time.monotonic_ns() + int(ctx.sustained_s * 1e9)
+            long_one = (sustained_conversation(ctx.workload),)
+            recorder.play(engine, long_one, warmup=False, deadline_ns=deadline)
         status = STATUS_COMPLETED
     except KeyboardInterrupt:
         status, error = STATUS_INTERRUPTED, "interrupted by the user (Ctrl-C)"
@@ -396,9 +428,11 @@ def _execute_run(
         error = str(exc) if isinstance(exc, MeltError) else f"{type(exc).__name__}: {exc}"
         raise
     finally:
+        if signals_monitor.started:
+            signals = signals_monitor.finish(recorder.traces)
         engine.close()
         peak = ctx.host.peak_rss(since_reset=peak_window)
-        run = _finish_run(store, run_id, repeat, status, error, load, recorder, peak)
+        run = _finish_run(store, run_id, repeat, status, error, load, recorder, peak, signals)
         cell_measured.extend(recorder.measured)
         observer.run_finished(run)
     return run
@@ -413,6 +447,7 @@ def _finish_run(
     load: LoadTrace,
     recorder: _RunRecorder,
     peak: PeakRss,
+    signals: RunSignals | None,
 ) -> RunResult:
     aggregates = aggregate_turns(recorder.measured)
     consistency = decode_consistency(recorder.traces)
@@ -429,6 +464,7 @@ def _finish_run(
         "aggregates": aggregates.as_dict(),
         "decode_consistency": None if consistency is None else consistency.as_dict(),
         "peak_rss_source": peak.source,
+        "signals": None if signals is None else signals.as_dict(),
     }
     store.finish_run(
         run_id,
@@ -450,4 +486,5 @@ def _finish_run(
         model_rss_bytes=load.rss_after_bytes - load.rss_before_bytes,
         peak_rss_bytes=peak.bytes,
         peak_rss_source=peak.source,
+        signals=signals,
     )

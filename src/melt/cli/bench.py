@@ -18,14 +18,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from melt.cli.models import LLAMA_CPP_DIR_OPTION, MODEL_HELP, use_llama_cpp_dir
 from melt.config import Experiment, expand, experiment_from
+from melt.config.device_profile import load_device_profile
 from melt.config.experiment import load_experiment_file
 from melt.errors import MeltError
+from melt.metrics.thermal import DEFAULT_COMFORT_C
 from melt.metrics.turn import TurnMetrics
+from melt.monitor import ProbeSettings, parse_cooldown, parse_duration_s
+from melt.probes.sampler import DEFAULT_RATE_HZ
 from melt.report.bench import bench_document, bench_summary
 from melt.report.console import stdout_console
 from melt.session import BenchRequest, RunResult, run_bench
 from melt.traces import TurnTrace
 from melt.workloads import Conversation
+
+SUSTAINED_BUCKETS = 10
 
 FLAGS = {
     "models": "--model",
@@ -51,6 +57,13 @@ def _int_list(flag: str, text: str | None) -> list[int] | None:
         raise MeltError(
             f"{flag}: expected an integer or a comma-separated list of integers (got '{text}')"
         ) from None
+
+
+def _duration(flag: str, text: str) -> float:
+    try:
+        return parse_duration_s(text)
+    except MeltError as exc:
+        raise MeltError(f"{flag}: {exc}") from None
 
 
 def _str_list(text: str | None) -> list[str] | None:
@@ -135,6 +148,32 @@ def bench(
     store: str = typer.Option(None, help="Results store: a path or SQLAlchemy URL."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document, no table."),
     llama_cpp_dir: Path = LLAMA_CPP_DIR_OPTION,
+    probe_rate: float = typer.Option(
+        DEFAULT_RATE_HZ, help="Device sampling rate in Hz (CPU, frequency, memory, power, °C)."
+    ),
+    idle_baseline: str = typer.Option(
+        None,
+        help="Idle power measured before each run, e.g. 5s (default 3s with a power sensor, "
+        "else 0).",
+    ),
+    cooldown: str = typer.Option(
+        "off", help="Before each run: off, auto (wait until °C near the start), or a duration."
+    ),
+    sustained: str = typer.Option(
+        None, help="One long conversation for this long, e.g. 10m: rate, power, °C over time."
+    ),
+    power_model: str = typer.Option(
+        None, help="'estimated': CPU power from utilisation (needs --device-profile)."
+    ),
+    device_profile: Path = typer.Option(
+        None, help="Device profile YAML: battery capacity, power model parameters."
+    ),
+    comfort_temp: float = typer.Option(
+        DEFAULT_COMFORT_C, help="Comfort threshold in °C for 'time above' per zone."
+    ),
+    sysfs_root: Path = typer.Option(
+        Path("/"), help="Filesystem root the probes read /sys and /proc under."
+    ),
 ) -> None:
     """Replay chat conversations through a model and measure speed and memory."""
     use_llama_cpp_dir(llama_cpp_dir)
@@ -155,6 +194,18 @@ def bench(
             "sampling": sampling or None,
         },
     )
+    probes = ProbeSettings(
+        rate_hz=probe_rate,
+        idle_baseline_s=None
+        if idle_baseline is None
+        else _duration("--idle-baseline", idle_baseline),
+        cooldown=parse_cooldown(cooldown),
+        power_model=power_model,
+        profile=None if device_profile is None else load_device_profile(device_profile),
+        comfort_c=comfort_temp,
+        root=sysfs_root,
+        over_time_buckets=SUSTAINED_BUCKETS if sustained else 0,
+    )
     request = BenchRequest(
         cells=tuple(expand(experiment)),
         framework=experiment.framework,
@@ -166,6 +217,8 @@ def bench(
         name=experiment.name,
         command=shlex.join(["melt", *sys.argv[1:]]),
         config=experiment.model_dump(),
+        probes=probes,
+        sustained_s=None if sustained is None else _duration("--sustained", sustained),
     )
     with Progress(
         TextColumn("{task.description}"),

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from melt.metrics.run import TurnAggregates
 from melt.metrics.stats import Aggregate
+from melt.report.signals import availability_lines, runs_signals_table, signals_parts
 from melt.report.units import fmt, fmt_bytes
 from melt.session import BenchResult, CellResult, RunResult
 
@@ -97,8 +98,22 @@ def bench_summary(result: BenchResult) -> Group:
     else:
         parts.append(sweep_table(result))
     parts.append(runs_table(result))
+    parts.extend(_signals_parts(result))
     parts.append(Text(f"stored in {result.store} (experiment {result.experiment_id})"))
     return Group(*parts)
+
+
+def _signals_parts(result: BenchResult) -> list[Any]:
+    rows = [
+        (run.run_id, f"{cell.artifact.name} {cell.artifact.quant}", run.signals)
+        for cell, run in _all_runs(result)
+        if run.signals is not None
+    ]
+    if not rows:
+        return []
+    if len(rows) == 1:
+        return signals_parts(rows[0][2], rows[0][0])
+    return [runs_signals_table(rows), *availability_lines(rows[-1][2])]
 
 
 def _sort_key(cell: CellResult) -> tuple[Any, ...]:
@@ -205,6 +220,8 @@ def _run_document(run: RunResult) -> dict[str, Any]:
         "peak_rss_source": run.peak_rss_source,
         "aggregates": run.aggregates.as_dict(),
         "decode_consistency": None if run.consistency is None else run.consistency.as_dict(),
+        "signals": None if run.signals is None else run.signals.as_dict(),
+        "samples": None if run.signals is None else run.signals.series_document(),
     }
 
 
@@ -245,5 +262,6 @@ def bench_document(result: BenchResult) -> dict[str, Any]:
             "warmup_turns": result.warmup_turns,
         },
         "repeats": result.repeats,
+        "sustained_s": result.sustained_s,
         "cells": [_cell_document(c) for c in result.cells],
     }

@@ -182,3 +182,35 @@ energy_figures = Table(
     Column("source", Text, nullable=False),
     Column("provenance", String(20), nullable=False),
 )
+
+samples = Table(
+    "samples",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("runs.id"), nullable=False, index=True),
+    Column("t_ns", Big, nullable=False),
+    Column("probe", String(40), nullable=False),
+    Column("channel", String(120), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("unit", String(20), nullable=False),
+    Column("provenance", String(20), nullable=False),
+)
+
+sampling = Table(
+    "sampling",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("target_hz", Float, nullable=False),
+    Column("achieved_hz", Float),
+    Column("wall_anchor_ns", Big, nullable=False),
+    Column("started_ns", Big, nullable=False),
+    Column("stopped_ns", Big, nullable=False),
+    Column("ticks", Integer, nullable=False),
+    Column("dropped", Integer, nullable=False),
+    Column("cpu_s", Float, nullable=False),
+    Column("cpu_s_per_s", Float),
+    Column("probes", JSON, nullable=False),
+    Column("unavailable", JSON, nullable=False),
+    Column("read_errors", JSON, nullable=False),
+    Column("windows", JSON, nullable=False),
+)

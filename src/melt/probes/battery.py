@@ -1,0 +1,127 @@
+"""Battery fuel gauge (Documentation/ABI/testing/sysfs-class-power): voltage_now (µV),
+current_now (µA), capacity (%), status, temp (0.1 °C), charge_now / charge_full (µAh).
+
+Sign convention: the ABI says `current_now` is negative while discharging, but many phone
+fuel gauges report a positive value while discharging. With `sign="auto"` the battery's
+`status` decides: `Discharging` means current flows out of the battery whatever the sign;
+`Charging` means it flows in; otherwise the ABI sign is used. The probe reports
+`current` and `power` as *discharge* figures: positive while the battery is drained.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from melt.probes.base import (
+    Availability,
+    ProbeInfo,
+    ProbeReadError,
+    read_int,
+    read_optional_text,
+)
+from melt.probes.registry import register_probe
+from melt.traces.sample import Provenance, Sample
+
+Sign = Literal["auto", "abi", "inverted"]
+MICRO = 1e6
+
+
+def discharge_current_a(current_now_ua: int, status: str, sign: Sign = "auto") -> float:
+    """Current out of the battery in amperes (negative while it charges)."""
+    amps = current_now_ua / MICRO
+    if sign == "abi":
+        return -amps
+    if sign == "inverted":
+        return amps
+    if status == "Discharging":
+        return abs(amps)
+    if status == "Charging":
+        return -abs(amps)
+    return -amps
+
+
+@register_probe("battery")
+class BatteryProbe:
+    """The first power supply whose `type` is `Battery` (or the one named `supply`)."""
+
+    name = "battery"
+
+    def __init__(self, root: Path, supply: str | None = None, sign: Sign = "auto") -> None:
+        self.base = root / "sys" / "class" / "power_supply"
+        self.supply = supply
+        self.sign = sign
+        self._dir: Path | None = None
+
+    def _find(self) -> Path | None:
+        if self._dir is not None or not self.base.is_dir():
+            return self._dir
+        for entry in sorted(self.base.iterdir()):
+            if self.supply is not None and entry.name != self.supply:
+                continue
+            if read_optional_text(entry / "type") == "Battery":
+                self._dir = entry
+                break
+        return self._dir
+
+    def available(self) -> Availability:
+        try:
+            found = self._find()
+            if found is None:
+                return Availability.absent(f"no power supply of type Battery under {self.base}")
+            read_int(found / "voltage_now")
+            read_int(found / "current_now")
+        except ProbeReadError as exc:
+            return Availability.absent(str(exc))
+        return Availability.found(f"battery {found.name} under {self.base}")
+
+    def _optional_int(self, name: str) -> int | None:
+        assert self._dir is not None
+        path = self._dir / name
+        return read_int(path) if path.exists() else None
+
+    def info(self) -> ProbeInfo:
+        found = self._find()
+        assert found is not None
+        charge_full = self._optional_int("charge_full")
+        design = self._optional_int("charge_full_design")
+        return ProbeInfo(
+            name=self.name,
+            signal="battery power",
+            unit="W",
+            provenance=Provenance.MEASURED,
+            source=f"{found}/voltage_now × current_now",
+            resolution="1 µV × 1 µA as reported (fuel gauges update at 1–10 Hz)",
+            max_rate_hz=10.0,
+            facts={
+                "supply": found.name,
+                "current_sign": self.sign,
+                "charge_full_mah": None if charge_full is None else charge_full / 1000.0,
+                "charge_full_design_mah": None if design is None else design / 1000.0,
+                "technology": read_optional_text(found / "technology"),
+                "model_name": read_optional_text(found / "model_name"),
+            },
+        )
+
+    def read(self, t_ns: int) -> list[Sample]:
+        found = self._find()
+        if found is None:
+            raise ProbeReadError(f"no battery under {self.base}")
+        status = read_optional_text(found / "status") or "Unknown"
+        volts = read_int(found / "voltage_now") / MICRO
+        amps = discharge_current_a(read_int(found / "current_now"), status, self.sign)
+        samples = [
+            Sample(t_ns, self.name, "power", volts * amps, "W"),
+            Sample(t_ns, self.name, "current", amps, "A"),
+            Sample(t_ns, self.name, "voltage", volts, "V"),
+            Sample(t_ns, self.name, "charging", float(status == "Charging"), "bool"),
+        ]
+        for channel, scale, unit in (
+            ("capacity", 1.0, "%"),
+            ("temp", 10.0, "°C"),
+            ("charge_now", 1000.0, "mAh"),
+        ):
+            value = self._optional_int(channel)
+            if value is not None:
+                samples.append(Sample(t_ns, self.name, channel, value / scale, unit))
+        return samples

@@ -1,0 +1,100 @@
+"""Memory: the benchmarked process's RSS (psutil, /proc/PID/statm) and PSS (psutil,
+/proc/PID/smaps_rollup) and the system's available memory (`MemAvailable` of /proc/meminfo,
+proc(5)).
+
+PSS makes the kernel walk every page of the process (milliseconds for a loaded model), so it
+is read at most once per `pss_period_s`; RSS and available memory are read every time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from melt.probes.base import Availability, ProbeInfo, ProbeReadError, read_text
+from melt.probes.registry import register_probe
+from melt.traces.sample import Provenance, Sample
+
+_KIB = 1024
+DEFAULT_PSS_PERIOD_S = 1.0
+
+
+def parse_meminfo_available(text: str) -> int:
+    """`MemAvailable` of /proc/meminfo in bytes."""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key == "MemAvailable":
+            number, _, unit = value.strip().partition(" ")
+            if unit != "kB":
+                raise ValueError(f"MemAvailable in unexpected unit '{unit}'")
+            return int(number) * _KIB
+    raise ValueError("no MemAvailable line")
+
+
+@register_probe("memory")
+class MemoryProbe:
+    """Channels `process_rss`, `process_pss` (of `pid`, default this process) and
+    `system_available`, all in bytes."""
+
+    name = "memory"
+
+    def __init__(
+        self, root: Path, pid: int | None = None, pss_period_s: float = DEFAULT_PSS_PERIOD_S
+    ) -> None:
+        self.meminfo = root / "proc" / "meminfo"
+        self.pid = os.getpid() if pid is None else pid
+        self.pss_period_ns = int(pss_period_s * 1e9)
+        self._process = None
+        self._last_pss_ns: int | None = None
+
+    def available(self) -> Availability:
+        try:
+            self._system_available()
+        except ProbeReadError as exc:
+            return Availability.absent(str(exc))
+        return Availability.found(f"{self.meminfo} and process {self.pid}")
+
+    def info(self) -> ProbeInfo:
+        return ProbeInfo(
+            name=self.name,
+            signal="memory",
+            unit="B",
+            provenance=Provenance.MEASURED,
+            source=f"psutil memory_full_info of pid {self.pid}; {self.meminfo} MemAvailable",
+            resolution="1 page (RSS), 1 KiB (PSS, MemAvailable)",
+            facts={"pss_period_s": self.pss_period_ns / 1e9},
+        )
+
+    def _system_available(self) -> int:
+        text = read_text(self.meminfo)
+        try:
+            return parse_meminfo_available(text)
+        except ValueError as exc:
+            raise ProbeReadError(f"{self.meminfo}: {exc}") from None
+
+    def _process_memory(self, t_ns: int) -> tuple[int, int | None]:
+        import psutil
+
+        want_pss = self._last_pss_ns is None or t_ns - self._last_pss_ns >= self.pss_period_ns
+        try:
+            if self._process is None:
+                self._process = psutil.Process(self.pid)
+            if not want_pss:
+                return self._process.memory_info().rss, None
+            self._last_pss_ns = t_ns
+            full = self._process.memory_full_info()
+        except psutil.AccessDenied:
+            return self._process.memory_info().rss, None
+        except psutil.Error as exc:
+            raise ProbeReadError(f"process {self.pid}: {exc}") from None
+        return full.rss, getattr(full, "pss", None)
+
+    def read(self, t_ns: int) -> list[Sample]:
+        rss, pss = self._process_memory(t_ns)
+        samples = [Sample(t_ns, self.name, "process_rss", float(rss), "B")]
+        if pss is not None:
+            samples.append(Sample(t_ns, self.name, "process_pss", float(pss), "B"))
+        samples.append(
+            Sample(t_ns, self.name, "system_available", float(self._system_available()), "B")
+        )
+        return samples

@@ -1,0 +1,182 @@
+"""The Sampler: reads probes at a fixed rate on the monotonic clock, in its own thread.
+
+Ticks are scheduled at `start + k × period`; a tick that starts after the next deadline has
+passed (a slow read, a busy machine) skips the missed slots and counts them as `dropped`. One
+wall-clock anchor is taken next to the monotonic start so samples can be placed in calendar
+time. Batches of samples go to `sink` (e.g. the store) every `flush_s` and at stop, so a crash
+loses at most one batch. The sampler measures its own cost: the CPU time of its thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from melt.probes.base import Probe, ProbeReadError
+from melt.traces.sample import Sample
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RATE_HZ = 10.0
+DEFAULT_FLUSH_S = 0.5
+
+Sink = Callable[[list[Sample]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SamplerStats:
+    """How the sampling went: achieved rate, dropped ticks, read errors and its own cost."""
+
+    target_hz: float
+    wall_anchor_ns: int
+    started_ns: int
+    stopped_ns: int
+    ticks: int
+    dropped: int
+    samples: int
+    cpu_s: float
+    read_errors: dict[str, int] = field(default_factory=dict)
+    last_error: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return (self.stopped_ns - self.started_ns) / 1e9
+
+    @property
+    def achieved_hz(self) -> float | None:
+        """Ticks per second between the first and the last tick."""
+        return (self.ticks - 1) / self.duration_s if self.ticks > 1 and self.duration_s else None
+
+    @property
+    def cpu_s_per_s(self) -> float | None:
+        """Sampler thread CPU seconds per second of sampling (its share of one core)."""
+        return self.cpu_s / self.duration_s if self.duration_s else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target_hz": self.target_hz,
+            "achieved_hz": self.achieved_hz,
+            "wall_anchor_ns": self.wall_anchor_ns,
+            "started_ns": self.started_ns,
+            "stopped_ns": self.stopped_ns,
+            "duration_s": self.duration_s,
+            "ticks": self.ticks,
+            "dropped": self.dropped,
+            "samples": self.samples,
+            "cpu_s": self.cpu_s,
+            "cpu_s_per_s": self.cpu_s_per_s,
+            "read_errors": self.read_errors,
+            "last_error": self.last_error,
+        }
+
+
+class Sampler:
+    """`start()` takes the first reading before returning; `stop()` takes a last one, so the
+    samples cover everything between the two calls."""
+
+    def __init__(
+        self,
+        probes: Sequence[Probe],
+        rate_hz: float = DEFAULT_RATE_HZ,
+        sink: Sink | None = None,
+        flush_s: float = DEFAULT_FLUSH_S,
+    ) -> None:
+        if rate_hz <= 0:
+            raise ValueError(f"sampling rate must be positive (got {rate_hz})")
+        self.probes = tuple(probes)
+        self.rate_hz = rate_hz
+        self.period_ns = round(1e9 / rate_hz)
+        self.sink = sink
+        self.flush_ns = round(flush_s * 1e9)
+        self.samples: list[Sample] = []
+        self._pending: list[Sample] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ticks = 0
+        self._dropped = 0
+        self._cpu_s = 0.0
+        self._errors: dict[str, int] = {}
+        self._last_error: dict[str, str] = {}
+        self._wall_anchor_ns = 0
+        self._started_ns = 0
+        self._stopped_ns = 0
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("sampler already started")
+        self._wall_anchor_ns = time.time_ns()
+        self._started_ns = time.monotonic_ns()
+        self._tick(self._started_ns)
+        self._thread = threading.Thread(target=self._run, name="melt-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> SamplerStats:
+        if self._thread is None:
+            raise RuntimeError("sampler was not started")
+        self._stop.set()
+        self._thread.join()
+        self._stopped_ns = time.monotonic_ns()
+        self._tick(self._stopped_ns)
+        self._flush()
+        return self.stats()
+
+    def stats(self) -> SamplerStats:
+        return SamplerStats(
+            target_hz=self.rate_hz,
+            wall_anchor_ns=self._wall_anchor_ns,
+            started_ns=self._started_ns,
+            stopped_ns=self._stopped_ns,
+            ticks=self._ticks,
+            dropped=self._dropped,
+            samples=len(self.samples),
+            cpu_s=self._cpu_s,
+            read_errors=dict(self._errors),
+            last_error=dict(self._last_error),
+        )
+
+    def _run(self) -> None:
+        cpu_start = time.thread_time()
+        deadline = self._started_ns + self.period_ns
+        last_flush = self._started_ns
+        while not self._stop.is_set():
+            now = time.monotonic_ns()
+            if now < deadline:
+                if self._stop.wait((deadline - now) / 1e9):
+                    break
+                continue
+            missed = (now - deadline) // self.period_ns
+            self._dropped += missed
+            deadline += (missed + 1) * self.period_ns
+            self._tick(now)
+            if now - last_flush >= self.flush_ns:
+                self._flush()
+                last_flush = now
+        self._cpu_s = time.thread_time() - cpu_start
+
+    def _tick(self, t_ns: int) -> None:
+        self._ticks += 1
+        for probe in self.probes:
+            try:
+                got = probe.read(t_ns)
+            except ProbeReadError as exc:
+                self._record_error(probe.name, str(exc))
+                continue
+            except Exception as exc:
+                log.exception("probe %s failed", probe.name)
+                self._record_error(probe.name, f"{type(exc).__name__}: {exc}")
+                continue
+            self.samples.extend(got)
+            self._pending.extend(got)
+
+    def _record_error(self, probe: str, message: str) -> None:
+        self._errors[probe] = self._errors.get(probe, 0) + 1
+        self._last_error[probe] = message
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch and self.sink is not None:
+            self.sink(batch)
