@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.nativetypes import NativeEnvironment
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -50,7 +50,10 @@ class UserTaskConfig(BaseModel):
 
 def _render(template: str, doc: dict[str, Any], where: str) -> Any:
     try:
-        return _ENV.from_string(template).render(**doc)
+        value = _ENV.from_string(template).render(**doc)
+        if isinstance(value, Undefined):  # a lone `{{field}}` renders to the field itself
+            value._fail_with_undefined_error()
+        return value
     except TemplateError as exc:
         raise MeltError(
             f"{where}: template {template!r} failed ({exc}); fix the task YAML"
