@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,7 @@ def make_lm_class() -> type:
                 n_threads=threads,
                 n_threads_batch=threads,
                 logits_all=True,
+                flash_attn=True,  # as melt's contexts (llama.cpp's auto picks it on CPU)
                 verbose=False,
             )
             self.add_bos = self.llm.metadata.get("tokenizer.ggml.add_bos_token") == "true"
@@ -154,6 +156,58 @@ def run_lm_eval(lm: Any, task: Any) -> tuple[dict[str, float], float]:
     return scores, seconds
 
 
+@dataclass
+class Tally:
+    """Scores weighted by items and seconds, summed over rounds."""
+
+    items: int = 0
+    seconds: float = 0.0
+    model_seconds: float = 0.0
+    correct: dict[str, float] = field(default_factory=dict)
+
+    def add(self, scores: dict[str, float], n: int, seconds: float, model_seconds: float) -> None:
+        self.items += n
+        self.seconds += seconds
+        self.model_seconds += model_seconds
+        for metric, value in scores.items():
+            self.correct[metric] = self.correct.get(metric, 0.0) + value * n
+
+    def score(self, metric: str) -> float:
+        return 100 * self.correct[metric] / self.items
+
+
+def compare_task(
+    name: str, args: argparse.Namespace, scorer: Scorer, lm: Any, tmp: Path
+) -> tuple[Tally, Tally]:
+    """Both tools on the same items, in rounds whose order alternates, so a load change on
+    a shared machine falls on both."""
+    task = get_task(name)
+    items = select(task.load(), args.limit, args.seed)
+    loader, split = TASKS[name]
+    all_docs = loader()
+    melt, lm_eval = Tally(), Tally()
+    for start in range(0, len(items), args.round):
+        chunk = items[start : start + args.round]
+
+        def run_melt(chunk: list[Any] = chunk) -> None:
+            result = score_items(scorer, task, chunk, len(chunk), lambda *_: None)
+            scores = {s.metric: s.value for s in result.scores}
+            melt.add(scores, len(chunk), result.duration_s, result.duration_s)
+
+        def run_lm_eval_round(chunk: list[Any] = chunk, start: int = start) -> None:
+            docs = [all_docs[i.doc_id] for i in chunk]
+            lm.model_seconds = 0.0
+            folder = tmp / f"{name}-{start}"
+            folder.mkdir()
+            scores, seconds = run_lm_eval(lm, lm_eval_task(name, docs, split, folder))
+            lm_eval.add(scores, len(chunk), seconds, lm.model_seconds)
+
+        order = (run_melt, run_lm_eval_round)
+        for run in order if (start // args.round) % 2 == 0 else order[::-1]:
+            run()
+    return melt, lm_eval
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m-instruct")
@@ -161,6 +215,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--round", type=int, default=25, help="items per alternating round")
     args = parser.parse_args()
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -168,47 +223,29 @@ def main() -> None:
     artifact = resolve_model(args.model)
     print(
         f"model {artifact.name} {artifact.quant} sha256 {artifact.sha256[:12]}, "
-        f"threads {args.threads}, {args.limit} items per task (seed {args.seed})"
+        f"threads {args.threads}, {args.limit} items per task (seed {args.seed}), "
+        f"rounds of {args.round} items alternating melt / lm-eval"
     )
     lm = make_lm_class()(str(artifact.path), args.threads)
     rows = []
     with Scorer(artifact, threads=args.threads) as scorer, tempfile.TemporaryDirectory() as tmp:
         for name in args.tasks.split(","):
-            task = get_task(name)
-            items = select(task.load(), args.limit, args.seed)
-            melt = score_items(scorer, task, items, len(items), lambda *_: None)
-            melt_scores = {s.metric: s.value for s in melt.scores}
-            loader, split = TASKS[name]
-            all_docs = loader()
-            docs = [all_docs[i.doc_id] for i in items]
-            lm.model_seconds = 0.0
-            lm_scores, lm_seconds = run_lm_eval(lm, lm_eval_task(name, docs, split, Path(tmp)))
-            rows.append(
-                (
-                    name,
-                    len(items),
-                    melt_scores,
-                    melt.items_per_s,
-                    lm_scores,
-                    len(items) / lm_seconds,
-                    len(items) / lm.model_seconds,
-                )
-            )
+            rows.append((name, *compare_task(name, args, scorer, lm, Path(tmp))))
     print(f"{'task':<10} {'metric':<9} {'melt':>7} {'lm-eval':>8} {'diff pts':>9}")
-    for name, _, ms, _, ls, _, _ in rows:
-        for metric in ms:
-            print(
-                f"{name:<10} {metric:<9} {100 * ms[metric]:7.2f} {100 * ls[metric]:8.2f} "
-                f"{100 * (ms[metric] - ls[metric]):+9.2f}"
-            )
+    for name, melt, lm_eval in rows:
+        for metric in melt.correct:
+            m, e = melt.score(metric), lm_eval.score(metric)
+            print(f"{name:<10} {metric:<9} {m:7.2f} {e:8.2f} {m - e:+9.2f}")
     print(
         f"{'task':<10} {'items':>5} {'melt it/s':>10} {'lm-eval it/s':>13} "
         f"{'(model only)':>13} {'speed-up':>9}"
     )
-    for name, n, _, m_rate, _, l_rate, l_model in rows:
+    for name, melt, lm_eval in rows:
+        m_rate = melt.items / melt.seconds
+        l_rate = lm_eval.items / lm_eval.seconds
         print(
-            f"{name:<10} {n:5d} {m_rate:10.2f} {l_rate:13.2f} {l_model:13.2f} "
-            f"{m_rate / l_rate:8.2f}x"
+            f"{name:<10} {melt.items:5d} {m_rate:10.2f} {l_rate:13.2f} "
+            f"{lm_eval.items / lm_eval.model_seconds:13.2f} {m_rate / l_rate:8.2f}x"
         )
 
 

@@ -172,7 +172,7 @@ class Scorer:
         """Log-likelihood of each request's continuation; requests sharing a context (one
         item's choices) should be passed together so the context is decoded once."""
         seqs = [self.encode_pair(r) for r in requests]
-        shared = min(seqs[0].start - 1, *(s.start - 1 for s in seqs))
+        shared = min(s.start - 1 for s in seqs)
         for s in seqs[1:]:
             shared = min(shared, common_prefix_length(seqs[0].tokens, s.tokens))
         self._set_prefix(seqs[0].tokens[:shared])
