@@ -1,8 +1,8 @@
 """The log-likelihood scorer on the real bundled model.
 
-The reference implementation here feeds one token at a time and reads the logits after each:
-the logits after token p are, by construction, the prediction for token p + 1, so a scorer
-that is shifted by one position cannot match it.
+The reference (`token_by_token`, in conftest.py) feeds one token at a time and reads the
+logits after each: the logits after token p are, by construction, the prediction for token
+p + 1, so a scorer that is shifted by one position cannot match it.
 
 The batch is kept at 32 tokens: llama.cpp picks its matrix kernels by the number of rows in a
 batch, and with quantized weights (the bundled Q4_1) batches of 64+ rows give log-likelihoods
@@ -10,15 +10,15 @@ that differ by up to ~0.03 nats per token from small batches (measured; ≤ 0.00
 weights), which would hide the exact agreement these tests check.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-import llama_cpp as llama
-import numpy as np
 import pytest
 
-from melt.accuracy.scorer import Scorer, log_softmax
+from melt.accuracy.scorer import Scorer
 from melt.accuracy.tasks import Request
 from melt.models import Artifact
+
+TokenByToken = Callable[[Scorer, list[int], int], float]
 
 CONTEXT = "The capital of France is Paris. The capital of Italy is"
 REQUESTS = [
@@ -34,35 +34,15 @@ def scorer(bundled: Artifact) -> Iterator[Scorer]:
         yield s
 
 
-def one_token_at_a_time(scorer: Scorer, tokens: list[int], start: int) -> float:
-    """Sum of log P(tokens[j]) for j ≥ start, decoding one token per llama_decode call."""
-    params = llama.llama_context_default_params()
-    params.n_ctx = 256
-    params.n_threads = params.n_threads_batch = 1
-    ctx = llama.llama_init_from_model(scorer._model, params)
-    try:
-        total = 0.0
-        buf = (llama.llama_token * 1)()
-        for pos, token in enumerate(tokens[:-1]):
-            buf[0] = token
-            assert llama.llama_decode(ctx, llama.llama_batch_get_one(buf, 1)) == 0
-            if pos + 1 >= start:
-                logits = np.ctypeslib.as_array(
-                    llama.llama_get_logits_ith(ctx, -1), shape=(scorer.n_vocab,)
-                )
-                total += float(log_softmax(logits[None, :])[0, tokens[pos + 1]])
-        return total
-    finally:
-        llama.llama_free(ctx)
-
-
-def test_shared_context_batch_equals_token_by_token(scorer: Scorer) -> None:
+def test_shared_context_batch_equals_token_by_token(
+    scorer: Scorer, token_by_token: TokenByToken
+) -> None:
     results = scorer.loglikelihoods(REQUESTS)
     for request, result in zip(REQUESTS, results, strict=True):
         seq = scorer.encode_pair(request)
         assert result.tokens == len(seq.tokens) - seq.start
         assert result.logprob == pytest.approx(
-            one_token_at_a_time(scorer, seq.tokens, seq.start), abs=2e-3
+            token_by_token(scorer, seq.tokens, seq.start), abs=2e-3
         )
     assert results[0].logprob > results[1].logprob > results[2].logprob
 
@@ -77,7 +57,7 @@ def test_results_do_not_depend_on_what_was_cached_before(scorer: Scorer) -> None
         assert a.logprob == pytest.approx(c.logprob, abs=2e-3)
 
 
-def test_bos_follows_the_gguf(scorer: Scorer) -> None:
+def test_bos_follows_the_gguf(scorer: Scorer, token_by_token: TokenByToken) -> None:
     # SmolLM2's GGUF says add_bos_token = false: no BOS before a context...
     assert scorer.vocab.add_bos is False
     seq = scorer.encode_pair(Request("Hello", " world"))
@@ -89,7 +69,7 @@ def test_bos_follows_the_gguf(scorer: Scorer) -> None:
     assert empty.start == 1
     result = scorer.loglikelihoods([Request("", "Hello world")])[0]
     assert result.tokens == len(scorer.vocab.tokenize("Hello world"))
-    assert result.logprob == pytest.approx(one_token_at_a_time(scorer, empty.tokens, 1), abs=2e-3)
+    assert result.logprob == pytest.approx(token_by_token(scorer, empty.tokens, 1), abs=2e-3)
 
 
 def test_trailing_context_space_moves_to_the_continuation(scorer: Scorer) -> None:
