@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from melt.cli import bench, importer, models, profile, report, runs, workload
+from melt.cli import eval as eval_cli
 from melt.errors import MeltError
 
 try:  # typer ≥ 0.25 vendors click
@@ -28,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("bench")(bench.bench)
+app.command("eval")(eval_cli.eval_command)
 app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
 app.add_typer(workload.app, name="workload")

@@ -31,7 +31,7 @@ STOP_LENGTH = "max_new_tokens"
 STOP_CONTEXT = "context_full"
 
 
-def _load_model(artifact: Artifact, *, vocab_only: bool) -> Any:
+def load_model(artifact: Artifact, *, vocab_only: bool) -> Any:
     init_backend()
     params = llama.llama_model_default_params()
     params.vocab_only = vocab_only
@@ -50,7 +50,7 @@ def _rss_bytes() -> int:
     return int(psutil.Process().memory_info().rss)
 
 
-class _Vocab:
+class Vocab:
     """Tokenizer and detokenizer over a loaded model's vocabulary."""
 
     def __init__(self, model: Any) -> None:
@@ -136,7 +136,7 @@ class LlamaCppEngine:
         self.settings = settings
         rss_before = _rss_bytes()
         start = time.monotonic_ns()
-        self._model = _load_model(artifact, vocab_only=False)
+        self._model = load_model(artifact, vocab_only=False)
         params = llama.llama_context_default_params()
         params.n_ctx = settings.ctx
         params.n_batch = settings.batch
@@ -152,7 +152,7 @@ class LlamaCppEngine:
                 "(lower --ctx or free memory)"
             )
         load_ns = time.monotonic_ns() - start
-        self._vocab = _Vocab(self._model)
+        self._vocab = Vocab(self._model)
         self._template = self._vocab.chat_template()
         self._sampler = _sampler_chain(
             settings.sampling, llama.llama_vocab_n_tokens(self._vocab.vocab)
@@ -355,5 +355,5 @@ class LlamaCpp:
         return LlamaCppEngine(artifact, settings)
 
     def tokenizer(self, artifact: Artifact) -> Callable[[str], list[int]]:
-        vocab = _Vocab(_load_model(artifact, vocab_only=True))
+        vocab = Vocab(load_model(artifact, vocab_only=True))
         return vocab.tokenize

@@ -1,0 +1,123 @@
+"""A user's own multiple-choice task: a small YAML file over a JSONL file.
+
+    name: my_quiz
+    data: quiz.jsonl                      # relative to the YAML file
+    context: "Question: {{question}}\\nAnswer:"
+    choices: "{{options}}"                # a field holding a list, or a list of templates
+    answer: "{{label}}"                   # the gold index, or the gold choice's text
+    target_delimiter: " "                 # put between context and each choice (default " ")
+    metrics: [acc, acc_norm]
+
+Templates are Jinja2 over each JSON line's fields, as in lm-evaluation-harness task YAML.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import StrictUndefined, TemplateError, Undefined
+from jinja2.nativetypes import NativeEnvironment
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from melt.accuracy.tasks import ACC, METRICS, Item, Task, multiple_choice
+from melt.errors import MeltError
+
+_ENV = NativeEnvironment(undefined=StrictUndefined)
+
+
+class UserTaskConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    data: str
+    context: str
+    choices: str | list[str]
+    answer: str
+    target_delimiter: str = " "
+    metrics: list[str] = [ACC]
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value: list[str]) -> list[str]:
+        unknown = [m for m in value if m not in METRICS]
+        if unknown:
+            raise ValueError(f"unknown metric {unknown[0]!r}; allowed: {', '.join(METRICS)}")
+        return value
+
+
+def _render(template: str, doc: dict[str, Any], where: str) -> Any:
+    try:
+        value = _ENV.from_string(template).render(**doc)
+        if isinstance(value, Undefined):  # a lone `{{field}}` renders to the field itself
+            value._fail_with_undefined_error()
+        return value
+    except TemplateError as exc:
+        raise MeltError(
+            f"{where}: template {template!r} failed ({exc}); fix the task YAML"
+        ) from None
+
+
+def _item(config: UserTaskConfig, doc_id: int, doc: dict[str, Any], where: str) -> Item:
+    context = str(_render(config.context, doc, where))
+    if isinstance(config.choices, list):
+        choices = [str(_render(c, doc, where)) for c in config.choices]
+    else:
+        rendered = _render(config.choices, doc, where)
+        if not isinstance(rendered, list) or not rendered:
+            raise MeltError(f"{where}: 'choices' must give a non-empty list (got {rendered!r})")
+        choices = [str(c) for c in rendered]
+    answer = _render(config.answer, doc, where)
+    if isinstance(answer, int) and 0 <= answer < len(choices):
+        gold = answer
+    elif str(answer) in choices:
+        gold = choices.index(str(answer))
+    else:
+        raise MeltError(
+            f"{where}: answer {answer!r} is neither an index below {len(choices)} nor one of "
+            "the choices; fix 'answer' in the task YAML or the data"
+        )
+    return multiple_choice(doc_id, context, choices, gold, config.target_delimiter)
+
+
+def load_user_task(path: Path) -> Task:
+    if not path.is_file():
+        raise MeltError(f"task file '{path}' not found (pass a built-in task name or a YAML path)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        config = UserTaskConfig.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise MeltError(f"task file '{path}' is not valid YAML ({exc})") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise MeltError(f"task file '{path}': field '{field}': {first['msg']}") from None
+    data = (path.parent / config.data).resolve()
+    if not data.is_file():
+        raise MeltError(f"task file '{path}': data file '{data}' not found (fix 'data')")
+
+    def load() -> list[Item]:
+        items = []
+        with data.open(encoding="utf-8") as fh:
+            for line_no, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                where = f"{data}:{line_no}"
+                try:
+                    doc = json.loads(line)
+                except ValueError as exc:
+                    raise MeltError(f"{where}: not a JSON line ({exc})") from None
+                items.append(_item(config, len(items), doc, where))
+        if not items:
+            raise MeltError(f"data file '{data}' has no items")
+        return items
+
+    return Task(
+        name=config.name,
+        source=f"user task {path}",
+        load=load,
+        metrics=tuple(config.metrics),
+        split=str(data),
+    )

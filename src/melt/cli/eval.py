@@ -1,0 +1,118 @@
+"""`melt eval`: what each quantization costs in accuracy, offline."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from melt.accuracy.evaluate import EvalSettings, run_eval
+from melt.accuracy.export import write_results
+from melt.accuracy.perplexity import DEFAULT_TOKEN_BUDGET, DEFAULT_WINDOW_TOKENS
+from melt.accuracy.sampling import DEFAULT_SEED
+from melt.accuracy.scorer import DEFAULT_BATCH, DEFAULT_CTX
+from melt.accuracy.tasks import get_task
+from melt.cli.models import MODEL_HELP
+from melt.config.settings import default_threads
+from melt.errors import MeltError
+from melt.models import Artifact
+from melt.models.bundled import DEFAULT_MODEL
+from melt.report.accuracy import eval_summary
+from melt.report.console import stdout_console
+from melt.session import resolve_variant
+from melt.store import open_store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TASKS = "arc_easy"
+
+
+def _names(text: str | None) -> list[str]:
+    return [] if text is None else [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _variants(model: str, quant: str | None) -> list[Artifact]:
+    """Resolved variants in the order given, the same file only once."""
+    artifacts: dict[str, Artifact] = {}
+    for q in _names(quant) or [None]:
+        artifact = resolve_variant(model, q)
+        artifacts.setdefault(artifact.sha256, artifact)
+    return list(artifacts.values())
+
+
+def _positive(flag: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise MeltError(f"{flag} must be at least 1 (got {value})")
+
+
+def eval_command(
+    model: str = typer.Option(DEFAULT_MODEL, help=MODEL_HELP),
+    quant: str = typer.Option(
+        None, help="Variants to score, e.g. f16,q8_0,q4_0 (made and cached); default: as is."
+    ),
+    tasks: str = typer.Option(
+        DEFAULT_TASKS,
+        help="Comma-separated tasks: arc_easy, arc_challenge, hellaswag, winogrande, piqa, "
+        "boolq, mmlu, mmlu_5shot, or a task YAML file.",
+    ),
+    limit: int = typer.Option(None, help="Score N items per task, drawn with --seed."),
+    seed: int = typer.Option(DEFAULT_SEED, help="Seed of the --limit draw."),
+    perplexity: bool = typer.Option(
+        False, "--perplexity", help="Also wiki.utf8 perplexity, KL divergence and top-1 agreement."
+    ),
+    ppl_ctx: int = typer.Option(DEFAULT_WINDOW_TOKENS, help="Perplexity window in tokens."),
+    ppl_tokens: int = typer.Option(DEFAULT_TOKEN_BUDGET, help="Perplexity text budget in tokens."),
+    threads: int = typer.Option(None, help="CPU threads (default: physical cores)."),
+    ctx: int = typer.Option(DEFAULT_CTX, help="Context size in tokens."),
+    batch: int = typer.Option(DEFAULT_BATCH, help="Batch size in tokens."),
+    store: str = typer.Option(None, help="Results store: a path or SQLAlchemy URL."),
+    output: Path = typer.Option(None, help="Write lm-evaluation-harness results JSON here."),
+) -> None:
+    """Score model variants on multiple-choice tasks (and perplexity), offline."""
+    for flag, value in (
+        ("--limit", limit),
+        ("--threads", threads),
+        ("--ctx", ctx),
+        ("--batch", batch),
+        ("--ppl-ctx", ppl_ctx),
+        ("--ppl-tokens", ppl_tokens),
+    ):
+        _positive(flag, value)
+    task_list = [get_task(name) for name in _names(tasks)]
+    if not task_list and not perplexity:
+        raise MeltError("--tasks: name at least one task (or pass --perplexity)")
+    artifacts = _variants(model, quant)
+    settings = EvalSettings(
+        threads=threads or default_threads(),
+        ctx=ctx,
+        batch=batch,
+        limit=limit,
+        seed=seed,
+        perplexity=perplexity,
+        ppl_window_tokens=ppl_ctx,
+        ppl_tokens=ppl_tokens,
+    )
+    results_store = open_store(store)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        ids: dict[str, int] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            if label not in ids:
+                ids[label] = bar.add_task(label, total=total)
+            bar.update(ids[label], completed=done)
+
+        result = run_eval(artifacts, task_list, settings, results_store, progress)
+    stdout_console().print(eval_summary(result, results_store.spec))
+    if output is not None:
+        for path in write_results(result, output):
+            stdout_console().print(f"lm-eval results JSON: {path}")

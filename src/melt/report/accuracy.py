@@ -1,0 +1,89 @@
+"""The `melt eval` table: one row per variant, one column per task metric as
+score ± bootstrap stderr in percent, with the change against the most precise variant in
+percentage points; perplexity, KL divergence and top-1 agreement when measured."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from melt.accuracy.evaluate import EvalResult, VariantScores
+from melt.report.units import fmt_bytes
+
+
+def _task_cell(
+    variant: VariantScores, reference: VariantScores | None, key: tuple[str, str]
+) -> str:
+    value = _value(variant, key)
+    if value is None:
+        return "–"
+    score, stderr = value
+    text = f"{100 * score:.1f} ± {100 * stderr:.1f}"
+    if reference is not None and reference is not variant:
+        ref = _value(reference, key)
+        if ref is not None:
+            text += f" ({100 * (score - ref[0]):+.1f})"
+    return text
+
+
+def _value(variant: VariantScores, key: tuple[str, str]) -> tuple[float, float] | None:
+    for ts in variant.tasks:
+        if ts.task.name == key[0]:
+            for s in ts.scores:
+                if s.metric == key[1]:
+                    return s.value, s.stderr
+    return None
+
+
+def eval_summary(result: EvalResult, store: str) -> Group:
+    reference = next(
+        (v for v in result.variants if result.reference and v.artifact is result.reference), None
+    )
+    keys = [(ts.task.name, s.metric) for ts in result.variants[0].tasks for s in ts.scores]
+    table = Table(
+        title="accuracy, % ± bootstrap stderr (Δ vs reference, points)", title_justify="left"
+    )
+    table.add_column("variant")
+    table.add_column("size", justify="right")
+    for task, metric in keys:
+        table.add_column(f"{task} {metric}", justify="right")
+    with_text = result.settings.perplexity
+    if with_text:
+        table.add_column("wiki.utf8 ppl", justify="right")
+        table.add_column("KLD nats/tok", justify="right")
+        table.add_column("top-1 agree", justify="right")
+    table.add_column("items/s", justify="right")
+    for v in result.variants:
+        label = f"{v.artifact.name} {v.artifact.quant}" + (" (ref)" if v is reference else "")
+        row = [label, fmt_bytes(v.artifact.size_bytes)]
+        row += [_task_cell(v, reference, key) for key in keys]
+        if with_text:
+            ppl, div = v.perplexity, v.divergence
+            row.append("–" if ppl is None else f"{ppl.value:.2f} ± {ppl.stderr:.2f}")
+            row.append(
+                "–" if div is None else f"{div.kld_nats_mean:.4f} ± {div.kld_nats_stderr:.4f}"
+            )
+            row.append("–" if div is None else f"{100 * div.top1_agreement:.1f}%")
+        items = sum(len(ts.items) for ts in v.tasks)
+        seconds = sum(ts.duration_s for ts in v.tasks)
+        row.append(f"{items / seconds:.2f}" if seconds > 0 else "–")
+        table.add_row(*row)
+    s = result.settings
+    lines = [f"{result.framework_version}, threads {s.threads}, ctx {s.ctx}"]
+    for ts in result.variants[0].tasks:
+        sample = (
+            f"{len(ts.items)} of {ts.available} items (seed {s.seed})"
+            if len(ts.items) < ts.available
+            else f"all {ts.available} items"
+        )
+        lines.append(f"{ts.task.name}: {ts.task.source}; {sample}, {ts.task.num_fewshot}-shot")
+    if with_text:
+        ppl = result.variants[0].perplexity
+        if ppl is not None:
+            lines.append(
+                f"wiki.utf8 (exllamav2): {ppl.tokens_scored} tokens scored in {ppl.windows} "
+                f"windows of {ppl.window_tokens}; KLD and top-1 against the reference"
+            )
+    footer = Text("\n".join(lines) + f"\nstored in {store}")
+    return Group(table, footer)
