@@ -45,7 +45,7 @@ from melt.accuracy.lm_eval_tasks import mmlu_subjects
 from melt.accuracy.sampling import select
 from melt.accuracy.scorer import Scorer, log_softmax
 from melt.accuracy.tasks import Item, Task, get_task
-from melt.frameworks.llamacpp import common_prefix_length
+from melt.frameworks.common import common_prefix_length
 from melt.models import Artifact, resolve_model
 from melt.models.quantize import get_variant
 

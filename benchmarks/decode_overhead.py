@@ -19,6 +19,8 @@ import json
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
+from functools import partial
 
 import llama_cpp as llama
 
@@ -101,36 +103,36 @@ def spread(values: list[float]) -> str:
     return f"{min(values):.3f} / {statistics.median(values):.3f} / {max(values):.3f}"
 
 
-def run_llama_bench(path: str, model: str, prompt_tokens: int, gen: int, threads: int) -> dict:
-    """llama-bench's prompt rate from an empty cache and its generation rate at a depth of
-    `prompt_tokens` (`-d`), which is where a chat turn generates; from an empty cache
-    attention is cheaper and tg would flatter llama.cpp."""
+def run_llama_bench(
+    path: str, model: str, prompt_tokens: int, gen: int, settings: RunSettings
+) -> tuple[float, float]:
+    """One llama-bench repetition, matched to melt's settings (threads, flash attention,
+    KV types, poll, batch): (pp tok/s from an empty cache, tg tok/s at a depth of
+    `prompt_tokens`), the depth where a chat turn generates; from an empty cache attention is
+    cheaper and tg would flatter llama.cpp."""
+    knobs = settings.engine
     cmd = [
-        path,
-        "-m",
-        model,
-        "-p",
-        str(prompt_tokens),
-        "-n",
-        str(gen),
-        "-d",
-        f"0,{prompt_tokens}",
-        "-t",
-        str(threads),
-        "-r",
-        "3",
-        "-o",
-        "json",
-    ]
+        path, "-m", model, "-p", str(prompt_tokens), "-n", str(gen),
+        "-d", f"0,{prompt_tokens}", "-t", str(settings.threads), "-r", "1",
+        "-b", str(settings.batch), "-ub", str(settings.batch),
+        "-fa", knobs.flash_attn, "-ctk", knobs.cache_type_k, "-ctv", knobs.cache_type_v,
+        "--poll", str(knobs.poll), "-o", "json",
+    ]  # fmt: skip
     out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-    rates = {}
+    pp = tg = 0.0
     for row in out:
         depth = row.get("n_depth", 0)
         if row["n_prompt"] and depth == 0:
-            rates["pp"] = row["avg_ts"]
+            pp = row["avg_ts"]
         elif row["n_gen"] and depth == prompt_tokens:
-            rates["tg"] = row["avg_ts"]
-    return rates
+            tg = row["avg_ts"]
+    return pp, tg
+
+
+def llama_bench_turn(
+    path: str, model: str, prompt_tokens: int, gen: int, settings: RunSettings
+) -> tuple[float, float, int]:
+    return (*run_llama_bench(path, model, prompt_tokens, gen, settings), gen)
 
 
 def main() -> None:
@@ -155,35 +157,38 @@ def main() -> None:
         )
         engine = LlamaCppEngine(artifact, settings)
         bare = BareLoop(str(artifact.path), settings, engine._template)
-        prefill_ratio, decode_ratio, rows = [], [], []
-        for r in range(args.rounds):
-            order = (melt_turn, bare.turn) if r % 2 == 0 else (bare.turn, melt_turn)
-            results = {}
-            for fn in order:
-                results[fn] = fn(engine) if fn is melt_turn else fn()
-            m, b = results[melt_turn], results[bare.turn]
-            prefill_ratio.append(m[0] / b[0])
-            decode_ratio.append(m[1] / b[1])
-            rows.append((m, b))
-        print(f"\nthreads {threads}: prompt {len(bare.prompt)} tokens")
-        for i, (m, b) in enumerate(rows):
-            print(
-                f"  round {i}: melt prefill {m[0]:7.1f} decode {m[1]:6.1f} tok/s ({m[2]} tok) | "
-                f"bare prefill {b[0]:7.1f} decode {b[1]:6.1f} tok/s ({b[2]} tok)"
-            )
-        print(f"  melt/bare prefill ratio min/median/max: {spread(prefill_ratio)}")
-        print(f"  melt/bare decode  ratio min/median/max: {spread(decode_ratio)}")
+        contestants: dict[str, Callable[[], tuple[float, float, int]]] = {
+            "melt": partial(melt_turn, engine),
+            "bare": bare.turn,
+        }
         if args.llama_bench:
-            lb = run_llama_bench(
-                args.llama_bench, str(artifact.path), len(bare.prompt), args.max_new_tokens, threads
-            )
-            med_p = statistics.median(m[0] for m, _ in rows)
-            med_d = statistics.median(m[1] for m, _ in rows)
+            contestants["llama-bench"] = partial(
+                llama_bench_turn, args.llama_bench, str(artifact.path), len(bare.prompt),
+                args.max_new_tokens, settings,
+            )  # fmt: skip
+        names = list(contestants)
+        rows: list[dict[str, tuple[float, float, int]]] = []
+        for r in range(args.rounds):
+            order = names[r % len(names) :] + names[: r % len(names)]  # rotate each round
+            rows.append({name: contestants[name]() for name in order})
+        print(f"\nthreads {threads}: prompt {len(bare.prompt)} tokens, order rotated each round")
+        for i, row in enumerate(rows):
             print(
-                f"  llama-bench pp{len(bare.prompt)} {lb['pp']:.1f} tok/s, "
-                f"tg{args.max_new_tokens}@d{len(bare.prompt)} {lb['tg']:.1f} tok/s; "
-                "melt/llama-bench "
-                f"prefill {med_p / lb['pp']:.3f}, decode {med_d / lb['tg']:.3f}"
+                f"  round {i}: "
+                + " | ".join(
+                    f"{name} prefill {v[0]:7.1f} decode {v[1]:6.1f} tok/s ({v[2]} tok)"
+                    for name, v in row.items()
+                )
+            )
+        for other in names[1:]:
+            for label, k in (("prefill", 0), ("decode ", 1)):
+                ratios = [row["melt"][k] / row[other][k] for row in rows]
+                print(f"  melt/{other} {label} ratio min/median/max: {spread(ratios)}")
+        if args.llama_bench:
+            print(
+                f"  (llama-bench: pp{len(bare.prompt)} from an empty cache, "
+                f"tg{args.max_new_tokens} at depth {len(bare.prompt)}, flash-attn "
+                f"{settings.engine.flash_attn}, poll {settings.engine.poll}, -r 1 per round)"
             )
         bare.close()
         engine.close()

@@ -77,6 +77,7 @@ def test_cooldown_and_duration_parsing() -> None:
         parse_duration_s("-5s")
 
 
-def test_probe_rate_must_be_positive(tmp_path: Path) -> None:
-    with pytest.raises(MeltError, match="--probe-rate must be positive"):
-        BenchMonitor.detect(ProbeSettings(root=tmp_path, rate_hz=0))
+@pytest.mark.parametrize("rate", [0.0, float("nan"), float("inf"), 1e5])
+def test_probe_rate_must_be_one_the_sampler_can_keep(tmp_path: Path, rate: float) -> None:
+    with pytest.raises(MeltError, match="--probe-rate"):
+        BenchMonitor.detect(ProbeSettings(root=tmp_path, rate_hz=rate))

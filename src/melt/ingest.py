@@ -23,7 +23,8 @@ from melt.metrics.run import MeasuredTurn, aggregate_turns
 from melt.metrics.turn import TurnMetrics
 from melt.store import Store
 from melt.store.profiles import EnergyFigure, add_energy_figures, add_intervals, add_op_timings
-from melt.traces.importers import ImportedRun, ImportedTurn, ImportResult, Malformed, read
+from melt.traces.importers import ImportedRun, ImportedTurn, ImportResult, Malformed, get, read
+from melt.traces.importers.base import check_result
 
 STATUS_IMPORTED = "imported"
 QUANT = re.compile(r"(?i)(?:^|[-_.])(q\d\w*|iq\d\w*|bf16|f16|f32)$")
@@ -172,7 +173,9 @@ def _run_columns(
 
 
 def store_result(store: Store, result: ImportResult, path: Path, command: str) -> ImportSummary:
-    """Write every run of an import into the store (one experiment) and say what it held."""
+    """Write every run of an import into the store (one experiment) and say what it held;
+    a result with nothing storable is refused before any row is written."""
+    check_result(result, path, get(result.format).description)
     experiment_id = store.create_experiment(
         name=f"import {path.name}",
         command=command,

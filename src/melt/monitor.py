@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from melt.config.device_profile import DeviceProfile
+from melt.devices.base import DeviceError
 from melt.errors import MeltError
 from melt.metrics.energy import TurnWindows
+from melt.metrics.interference import Interference, assess_interference
 from melt.metrics.signals import (
     MeasuredTurnWindow,
     PowerSource,
@@ -26,10 +28,11 @@ from melt.metrics.signals import (
 )
 from melt.metrics.thermal import DEFAULT_COMFORT_C
 from melt.metrics.turn import turn_metrics
-from melt.probes import Probe, ProbeInfo, detect
-from melt.probes.cpu_power_model import CpuPowerModelProbe
+from melt.probes import Probe, ProbeInfo
+from melt.probes.cpu import is_core
 from melt.probes.monsoon import MonsoonProbe, MonsoonSettings
-from melt.probes.sampler import DEFAULT_RATE_HZ, Sampler, SamplerStats
+from melt.probes.sampler import DEFAULT_RATE_HZ, SamplerStats, check_rate
+from melt.runners.base import PowerModel, Runner, SamplerLike
 from melt.store import Store
 from melt.store.samples import SampleWriter, add_sampling
 from melt.traces import TurnTrace
@@ -103,6 +106,7 @@ class RunSignals:
     windows: dict[str, Any]
     metrics: RunSignalMetrics
     samples: tuple[Sample, ...] = ()
+    interference: Interference | None = None
 
     def series_document(self) -> dict[str, dict[str, Any]]:
         """Every sample series, keyed `probe/channel`, as parallel lists (t_ns on the
@@ -126,6 +130,7 @@ class RunSignals:
             "thermal_unavailable": self.thermal_unavailable,
             "windows": self.windows,
             **self.metrics.as_dict(),
+            "interference": None if self.interference is None else self.interference.as_dict(),
         }
 
 
@@ -139,38 +144,51 @@ class BenchMonitor:
     power: PowerSource | None = None
     reference_c: dict[str, float] = field(default_factory=dict)
 
+    runner: Runner | None = None
+
     @classmethod
-    def detect(cls, settings: ProbeSettings) -> BenchMonitor:
-        if settings.rate_hz <= 0:
-            raise MeltError(f"--probe-rate must be positive in Hz (got {settings.rate_hz})")
-        found = detect(settings.root)
+    def detect(cls, settings: ProbeSettings, runner: Runner | None = None) -> BenchMonitor:
+        """The probes that can run on the runner's device (detected there, on its files);
+        without a runner, on the local device rooted at `settings.root`."""
+        if runner is None:
+            from melt.devices.local import LocalDevice
+            from melt.runners.inprocess import InProcessRunner
+
+            runner = InProcessRunner(LocalDevice(root=settings.root))
+        check_rate(settings.rate_hz)
+        power_model = cls._power_model(settings)
+        found = runner.detect_probes(power_model)
         probes = list(found.probes)
-        monitor = cls(settings, unavailable=dict(found.unavailable))
-        if settings.power_model is not None:
-            probes.append(monitor._power_model_probe())
+        monitor = cls(settings, unavailable=dict(found.unavailable), runner=runner)
         if settings.monsoon is not None:
+            if runner.device.transport != "local":
+                raise MeltError(
+                    "--monsoon-vout: a Monsoon on the controller's USB is supported only with "
+                    "--device local so far"
+                )
             probes.append(monitor._monsoon_probe(settings.monsoon))
         monitor.probes = tuple(probes)
         monitor.power = monitor._power_source()
         monitor.reference_c = monitor._temperatures()
         return monitor
 
-    def _power_model_probe(self) -> Probe:
-        if self.settings.power_model not in POWER_MODELS:
+    @staticmethod
+    def _power_model(settings: ProbeSettings) -> PowerModel | None:
+        if settings.power_model is None:
+            return None
+        if settings.power_model not in POWER_MODELS:
             raise MeltError(
-                f"--power-model: unknown model '{self.settings.power_model}' "
+                f"--power-model: unknown model '{settings.power_model}' "
                 f"(known: {', '.join(POWER_MODELS)})"
             )
-        profile = self.settings.profile
+        profile = settings.profile
         if profile is None or profile.power_model is None:
             raise MeltError(
                 "--power-model estimated needs power_model.idle_w and "
                 "power_model.active_w_per_core; pass --device-profile FILE.yaml that sets them"
             )
         model = profile.power_model
-        return CpuPowerModelProbe(
-            self.settings.root, model.idle_w, model.active_w_per_core, model.source
-        )
+        return PowerModel(model.idle_w, model.active_w_per_core, model.source)
 
     def _monsoon_probe(self, monsoon: MonsoonSettings) -> Probe:
         """The Monsoon the user configured; asked for explicitly, so its absence is an error."""
@@ -223,7 +241,11 @@ class BenchMonitor:
         probe = self.thermal_probe
         if probe is None:
             return {}
-        return {s.channel: s.value for s in probe.read(time.monotonic_ns())}
+        return {s.channel: s.value for s in probe.read(self._now_ns())}
+
+    def _now_ns(self) -> int:
+        """The device's monotonic clock (deadlines, idle windows and cooldowns use it)."""
+        return time.monotonic_ns() if self.runner is None else self.runner.device.now_ns()
 
     def idle_baseline_s(self) -> float:
         chosen = self.settings.idle_baseline_s
@@ -236,10 +258,14 @@ class BenchMonitor:
         cooldown = self.settings.cooldown
         if cooldown is None:
             return {"mode": "off", "waited_s": 0.0}
-        start = time.monotonic()
+        start = self._now_ns()
+
+        def waited_s() -> float:
+            return (self._now_ns() - start) / 1e9
+
         if cooldown != "auto":
             time.sleep(float(cooldown))
-            return {"mode": "fixed", "waited_s": time.monotonic() - start}
+            return {"mode": "fixed", "waited_s": waited_s()}
         if not self.reference_c:
             return {"mode": "auto", "waited_s": 0.0, "reached": None, "why": "no thermal zones"}
         tolerance = self.settings.cooldown_tolerance_c
@@ -249,14 +275,14 @@ class BenchMonitor:
             if all(e <= tolerance for e in excess.values()):
                 reached = True
                 break
-            if time.monotonic() - start >= self.settings.cooldown_timeout_s:
+            if waited_s() >= self.settings.cooldown_timeout_s:
                 reached = False
                 log.warning("cooldown timed out after %.0f s", self.settings.cooldown_timeout_s)
                 break
             time.sleep(COOLDOWN_POLL_S)
         return {
             "mode": "auto",
-            "waited_s": time.monotonic() - start,
+            "waited_s": waited_s(),
             "reached": reached,
             "tolerance_c": tolerance,
             "excess_c": excess,
@@ -271,8 +297,9 @@ class RunMonitor:
         self.bench = bench
         self.store = store
         self.run_id = run_id
-        self.sampler = Sampler(
-            bench.probes, rate_hz=bench.settings.rate_hz, sink=SampleWriter(store, run_id)
+        assert bench.runner is not None
+        self.sampler: SamplerLike = bench.runner.sampler(
+            bench.probes, bench.settings.rate_hz, SampleWriter(store, run_id)
         )
         self.windows: dict[str, Any] = {}
         self._idle: tuple[int, int] | None = None
@@ -285,9 +312,9 @@ class RunMonitor:
         self.started = True
         idle_s = self.bench.idle_baseline_s()
         if idle_s > 0:
-            start = time.monotonic_ns()
+            start = self.bench._now_ns()
             time.sleep(idle_s)
-            self._idle = (start, time.monotonic_ns())
+            self._idle = (start, self.bench._now_ns())
             self.windows["idle_baseline"] = {
                 "start_ns": self._idle[0],
                 "end_ns": self._idle[1],
@@ -295,8 +322,12 @@ class RunMonitor:
             }
 
     def finish(self, traces: Sequence[TurnTrace]) -> RunSignals:
-        """Stop sampling, store the sampling record, compute the signal metrics."""
-        stats = self.sampler.stop()
+        """Stop sampling, store the sampling record, compute the signal metrics. A sampler
+        lost with its device still leaves a record: what arrived, and why it ended."""
+        try:
+            stats = self.sampler.stop()
+        except DeviceError as exc:
+            stats = self._lost_sampler(str(exc))
         infos = tuple(p.info() for p in self.bench.probes)
         metrics = run_signal_metrics(
             self.sampler.samples,
@@ -314,7 +345,9 @@ class RunMonitor:
             unavailable=self.bench.unavailable,
             windows=self.windows,
         )
+        throttled = any(f.throttled for f in metrics.throttling)
         return RunSignals(
+            interference=run_interference(self.sampler.samples, traces, throttled),
             sampling=stats,
             probes=infos,
             unavailable=self.bench.unavailable,
@@ -324,6 +357,56 @@ class RunMonitor:
             metrics=metrics,
             samples=tuple(self.sampler.samples),
         )
+
+    def _lost_sampler(self, reason: str) -> SamplerStats:
+        samples = self.sampler.samples
+        times = [s.t_ns for s in samples]
+        return SamplerStats(
+            target_hz=self.bench.settings.rate_hz,
+            wall_anchor_ns=0,
+            started_ns=min(times, default=0),
+            stopped_ns=max(times, default=0),
+            ticks=len(set(times)),
+            dropped=0,
+            samples=len(samples),
+            cpu_s=None,
+            cpu_source="not measured: the sampler was lost before it could report",
+            read_errors={"sampler": 1},
+            last_error={
+                "sampler": f"sampler lost before it could report ({reason}); "
+                "ticks are the distinct sample times received, CPU time unknown"
+            },
+        )
+
+
+def run_interference(
+    samples: Sequence[Sample], traces: Sequence[TurnTrace], throttled: bool
+) -> Interference | None:
+    """Other work on the device while the measured turns ran (metrics.interference): the
+    cores busy per /proc/stat against the engine process's own CPU seconds, and steal, over
+    the turns' windows (submit → end)."""
+    windows = [(t.submit_ns, t.end_ns) for t in traces if t.end_ns > t.submit_ns]
+    if not windows:
+        return None
+    cpu = [t.cpu_time_ns for t in traces]
+    engine_cpu_s = None if any(c is None for c in cpu) else sum(c or 0 for c in cpu) / 1e9
+
+    def inside(t_ns: int) -> bool:
+        return any(start <= t_ns <= end for start, end in windows)
+
+    busy: dict[str, list[float]] = {}
+    steal: list[float] = []
+    for s in samples:
+        if s.probe != "cpu" or not inside(s.t_ns):
+            continue
+        if is_core(s.channel):
+            busy.setdefault(s.channel, []).append(s.value)
+        elif s.channel == "steal":
+            steal.append(s.value)
+    window_s = sum(end - start for start, end in windows) / 1e9
+    return assess_interference(
+        busy, steal, engine_cpu_s, window_s, max(len(busy), 1), throttled, "the measured turns"
+    )
 
 
 def _measured_window(trace: TurnTrace) -> MeasuredTurnWindow:

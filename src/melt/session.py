@@ -10,22 +10,28 @@ an interrupted or failed run keeps what it measured and says how it ended.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 from melt.config import Cell, RunSettings
-from melt.devices import LocalDevice
-from melt.devices.local import PeakRss
+from melt.devices.base import Device, DeviceError, DeviceFacts
+from melt.devices.inventory import ConnectOptions, find_entry, inventory_path, load_inventory
+from melt.devices.inventory import open_device as open_inventory_device
+from melt.devices.proc import PeakRss, peak_rss
 from melt.errors import MeltError
-from melt.frameworks import Engine, Framework, get_framework
+from melt.frameworks import Engine, Framework, FrameworkOptions, get_framework
+from melt.frameworks.base import PromptCounter
+from melt.interrupts import Terminated, describe, raise_if_pending
 from melt.metrics.consistency import DecodeConsistency, decode_consistency
 from melt.metrics.run import MeasuredTurn, TurnAggregates, aggregate_turns
 from melt.metrics.stats import Aggregate, aggregate
 from melt.metrics.turn import TurnMetrics, turn_metrics
-from melt.models import Artifact, resolve_model
+from melt.models import Artifact
 from melt.monitor import BenchMonitor, ProbeSettings, RunSignals
+from melt.runners.base import DeviceRunGuard, Runner, RunOptions
+from melt.runners.select import make_runner
 from melt.store import Store, open_store
 from melt.traces import LoadTrace, TurnTrace
 from melt.workloads import BUILTIN_WORKLOAD, Conversation, Workload, load_workload
@@ -37,6 +43,18 @@ DEFAULT_BUILTIN_CONVERSATIONS = 3
 STATUS_COMPLETED = "completed"
 STATUS_INTERRUPTED = "interrupted"
 STATUS_FAILED = "failed"
+STATUS_TERMINATED = "terminated"
+
+
+@dataclass(frozen=True, slots=True)
+class RunSlot:
+    """One cell × repeat of a bench: `cell` indexes `BenchRequest.cells`, `repeat` is the
+    run's repeat_index from the moment its row exists, and `key` (a fleet's name for it,
+    `execution/retry.py`) is kept in the run's settings as `run_key`."""
+
+    cell: int
+    repeat: int
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +63,7 @@ class BenchRequest:
 
     cells: tuple[Cell, ...]
     framework: str = "llama.cpp"
+    framework_options: FrameworkOptions = field(default_factory=FrameworkOptions)
     workload: str = BUILTIN_WORKLOAD
     conversations: int | None = None
     repeats: int = 1
@@ -55,6 +74,18 @@ class BenchRequest:
     config: dict[str, Any] = field(default_factory=dict)
     probes: ProbeSettings = field(default_factory=ProbeSettings)
     sustained_s: float | None = None
+    device: str = "local"
+    devices_file: Path | None = None
+    accept_new_host_key: bool = False
+    allow_oversubscribe: bool = False
+    run_options: RunOptions = field(default_factory=RunOptions)
+    experiment_id: int | None = None
+    """Store the runs under this experiment row (one planned by a fleet), not a new one."""
+    run_settings: dict[str, Any] = field(default_factory=dict)
+    """Kept in each run's settings JSON (where a fleet placed the run)."""
+    runs: tuple[RunSlot, ...] | None = None
+    """Only these runs, in this order (a fleet's share or retry); None: every repeat of
+    every cell."""
 
 
 class BenchObserver(Protocol):
@@ -82,13 +113,15 @@ class RunResult:
     status: str
     aggregates: TurnAggregates
     consistency: DecodeConsistency | None
-    load_time_s: float
-    model_bytes: int
-    model_params: int
-    model_rss_bytes: int
-    peak_rss_bytes: int
+    load_time_s: float | None
+    model_bytes: int | None
+    model_params: int | None
+    model_rss_bytes: int | None
+    peak_rss_bytes: int | None
     peak_rss_source: str
     signals: RunSignals | None = None
+    device_notes: tuple[str, ...] = ()  # e.g. USB powered the phone: its battery energy is off
+    key: str | None = None  # the fleet's name for the run (RunSlot.key)
 
 
 @dataclass(slots=True)
@@ -103,7 +136,7 @@ class CellResult:
 
     @property
     def bits_per_weight(self) -> float | None:
-        run = next((r for r in self.runs if r.model_params), None)
+        run = next((r for r in self.runs if r.model_params and r.model_bytes), None)
         return None if run is None else 8 * run.model_bytes / run.model_params
 
 
@@ -121,19 +154,6 @@ class BenchResult:
     cells: list[CellResult] = field(default_factory=list)
 
 
-def resolve_variant(
-    model: str, quant: str | None, on_step: Callable[[str], None] | None = None
-) -> Artifact:
-    """The artifact for a model name/path and an optional quantization of it (made and
-    cached on first use)."""
-    artifact = resolve_model(model)
-    if quant is None:
-        return artifact
-    from melt.models.quantize import make_variant
-
-    return make_variant(artifact, quant, on_step=on_step).artifact
-
-
 def _check_request(request: BenchRequest) -> None:
     if request.repeats < 1:
         raise MeltError(f"--repeats must be at least 1 (got {request.repeats})")
@@ -147,11 +167,21 @@ def _check_request(request: BenchRequest) -> None:
         raise MeltError(f"--sustained must be a positive duration (got {request.sustained_s} s)")
 
 
-def _check_fits(engine: Engine, workload: Workload, settings: RunSettings) -> None:
+def _check_fits(
+    count: Callable[[Sequence[str]], int | None], workload: Workload, settings: RunSettings
+) -> None:
     """Every single turn must fit the context with its reply budget (history may be cut)."""
     for conv in workload.conversations:
         for turn_index, text in enumerate(conv.turns):
-            needed = engine.chat_prompt_tokens([text]) + settings.max_new_tokens
+            prompt = count([text])
+            if prompt is None:
+                log.warning(
+                    "the framework cannot count prompt tokens (a server without a tokenizer "
+                    "endpoint); not checking that every turn fits --ctx %d",
+                    settings.ctx,
+                )
+                return
+            needed = prompt + settings.max_new_tokens
             if needed > settings.ctx:
                 raise MeltError(
                     f"--ctx {settings.ctx} is smaller than turn {turn_index} of conversation "
@@ -161,11 +191,22 @@ def _check_fits(engine: Engine, workload: Workload, settings: RunSettings) -> No
 
 
 @dataclass(slots=True)
+class SharedPlan:
+    """What every device of one bench shares: checked once, before any device opens."""
+
+    framework: Framework
+    workload: Workload
+    store: Store
+    artifacts: list[Artifact]
+
+
+@dataclass(slots=True)
 class _Plan:
     framework: Framework
     workload: Workload
     store: Store
     artifacts: list[Artifact]
+    device: Device
 
 
 def _select_workload(request: BenchRequest) -> Workload:
@@ -182,25 +223,73 @@ def _select_workload(request: BenchRequest) -> Workload:
     return workload.take(wanted)
 
 
-def _plan(request: BenchRequest, observer: BenchObserver) -> _Plan:
-    """Resolve and check everything; nothing is written to the store here."""
+def plan_bench(request: BenchRequest, observer: BenchObserver) -> SharedPlan:
+    """Resolve and check everything but the device; nothing is written to the store here."""
     _check_request(request)
-    framework = get_framework(request.framework)
-    artifacts = [resolve_variant(c.model, c.quant, observer.preparing) for c in request.cells]
+    framework = get_framework(request.framework, request.framework_options)
+    artifacts = [framework.variant(c.model, c.quant, observer.preparing) for c in request.cells]
     workload = _select_workload(request)
-    store = open_store(request.store)
+    store = open_store(request.store, write=True)
+    counters: dict[str, PromptCounter | None] = {}
     checked: set[tuple[str, int, int]] = set()
     for cell, artifact in zip(request.cells, artifacts, strict=True):
         key = (artifact.sha256, cell.settings.ctx, cell.settings.max_new_tokens)
         if key in checked:
             continue
         checked.add(key)
-        engine = framework.load(artifact, cell.settings)
-        try:
-            _check_fits(engine, workload, cell.settings)
-        finally:
-            engine.close()
-    return _Plan(framework, workload, store, artifacts)
+        if artifact.sha256 not in counters:
+            counters[artifact.sha256] = framework.prompt_counter(artifact)
+        counter = counters[artifact.sha256]
+        if counter is None:  # no weight-free tokenizer: count with the loaded engine
+            engine = framework.load(artifact, cell.settings)
+            try:
+                _check_fits(engine.chat_prompt_tokens, workload, cell.settings)
+            finally:
+                engine.close()
+            continue
+        _check_fits(counter, workload, cell.settings)
+    return SharedPlan(framework, workload, store, artifacts)
+
+
+def _plan(request: BenchRequest, observer: BenchObserver, shared: SharedPlan | None) -> _Plan:
+    shared = shared or plan_bench(request, observer)
+    device = open_device(request)
+    return _Plan(shared.framework, shared.workload, shared.store, shared.artifacts, device)
+
+
+def open_device(request: BenchRequest) -> Device:
+    """The device named by --device, from the inventory (`local` always exists)."""
+    inventory = load_inventory(inventory_path(request.devices_file))
+    entry = find_entry(inventory, request.device)
+    root = None if request.probes.root == Path("/") else request.probes.root
+    if root is not None and entry.transport != "local":
+        raise MeltError("--sysfs-root works with a local device only (it replaces its /sys)")
+    if root is not None and not root.is_dir():
+        raise MeltError(f"--sysfs-root: '{root}' is not a directory")
+    return open_inventory_device(
+        entry, ConnectOptions(accept_new_host_key=request.accept_new_host_key, root=root)
+    )
+
+
+def _check_threads(request: BenchRequest, facts: DeviceFacts) -> None:
+    """More threads than the device has logical cores make no progress (llama.cpp spins
+    them); more than physical cores is allowed but said."""
+    logical, physical = facts.logical_cores, facts.physical_cores
+    for cell in request.cells:
+        threads = cell.settings.threads
+        if logical and threads > logical and not request.allow_oversubscribe:
+            raise MeltError(
+                f"--threads {threads}: device '{facts.name}' has {logical} logical cores; "
+                "use at most that many, or pass --allow-oversubscribe"
+            )
+        if physical and threads > physical:
+            log.warning(
+                "--threads %d exceeds the %d physical cores of device '%s'; decode usually "
+                "slows down when threads share cores",
+                threads,
+                physical,
+                facts.name,
+            )
 
 
 def _turn_columns(trace: TurnTrace, metrics: TurnMetrics, conversation_id: str) -> dict[str, Any]:
@@ -273,6 +362,7 @@ class _RunRecorder:
                     )
                 )
                 self.observer.turn_done(trace, metrics)
+                raise_if_pending()
                 if deadline_ns is not None and trace.end_ns >= deadline_ns:
                     return
 
@@ -282,7 +372,7 @@ class _RunContext:
     """What every run of one command shares."""
 
     store: Store
-    host: LocalDevice
+    runner: Runner
     framework: Framework
     framework_version: str
     system_info: str
@@ -294,18 +384,51 @@ class _RunContext:
     observer: BenchObserver
     monitor: BenchMonitor
     sustained_s: float | None
+    run_settings: dict[str, Any] = field(default_factory=dict)
 
 
-def run_bench(request: BenchRequest, observer: BenchObserver) -> BenchResult:
-    """Plan, then execute every repeat of every cell; raises `MeltError` for bad input
-    before anything is written."""
-    plan = _plan(request, observer)
-    monitor = BenchMonitor.detect(request.probes)
-    device = LocalDevice()
-    facts = device.facts()
-    framework_version = plan.framework.version()
-    system_info = plan.framework.system_info()
-    experiment_id = plan.store.create_experiment(
+def device_environment(facts: DeviceFacts) -> dict[str, Any]:
+    """The environment row's facts: the device's own, plus what `melt devices probe`
+    measured on it before (memory bandwidth)."""
+    from melt.devices.probe_store import stored_probes
+
+    return {**facts.as_dict(), **stored_probes(facts.name)}
+
+
+def run_bench(
+    request: BenchRequest, observer: BenchObserver, shared: SharedPlan | None = None
+) -> BenchResult:
+    """Plan (unless a fleet planned already: `shared`), then execute every repeat of every
+    cell on `request.device`; raises `MeltError` for bad input before anything is written."""
+    plan = _plan(request, observer, shared)
+    runner: Runner | None = None
+    try:
+        observer.preparing(f"connecting to device '{plan.device.name}'")
+        facts = plan.device.facts()
+        _check_threads(request, facts)
+        runner = make_runner(
+            plan.device, plan.framework.name, facts, request.framework_options, request.run_options
+        )
+        monitor = BenchMonitor.detect(request.probes, runner)
+        return _execute(request, observer, plan, runner, monitor, facts)
+    finally:
+        if runner is not None:
+            runner.close()
+        plan.device.close()
+
+
+def _execute(
+    request: BenchRequest,
+    observer: BenchObserver,
+    plan: _Plan,
+    runner: Runner,
+    monitor: BenchMonitor,
+    device_facts: DeviceFacts,
+) -> BenchResult:
+    facts = device_environment(device_facts)
+    warmup_turns = plan.workload.warmup_turns(request.warmup_turns)
+    framework_version, system_info = runner.framework_info(plan.framework.name)
+    experiment_id = request.experiment_id or plan.store.create_experiment(
         name=request.name, command=request.command, config=request.config
     )
     environment_id = plan.store.environment_id(
@@ -313,7 +436,7 @@ def run_bench(request: BenchRequest, observer: BenchObserver) -> BenchResult:
     )
     ctx = _RunContext(
         store=plan.store,
-        host=device,
+        runner=runner,
         framework=plan.framework,
         framework_version=framework_version,
         system_info=system_info,
@@ -321,10 +444,11 @@ def run_bench(request: BenchRequest, observer: BenchObserver) -> BenchResult:
         environment_id=environment_id,
         device=facts,
         workload=plan.workload,
-        warmup_turns=request.warmup_turns,
+        warmup_turns=warmup_turns,
         observer=observer,
         monitor=monitor,
         sustained_s=request.sustained_s,
+        run_settings=request.run_settings,
     )
     result = BenchResult(
         experiment_id=experiment_id,
@@ -333,19 +457,21 @@ def run_bench(request: BenchRequest, observer: BenchObserver) -> BenchResult:
         framework_version=framework_version,
         device=facts,
         workload=plan.workload,
-        warmup_turns=request.warmup_turns,
+        warmup_turns=warmup_turns,
         repeats=request.repeats,
         sustained_s=request.sustained_s,
     )
-    total = len(request.cells) * request.repeats
-    for cell, artifact in zip(request.cells, plan.artifacts, strict=True):
+    slots = request.runs if request.runs is not None else every_slot(request)
+    for c, (cell, artifact) in enumerate(zip(request.cells, plan.artifacts, strict=True)):
+        mine = [(index, slot) for index, slot in enumerate(slots) if slot.cell == c]
+        if not mine:
+            continue
         cell_result = CellResult(cell, artifact)
         result.cells.append(cell_result)
         measured: list[MeasuredTurn] = []
-        for repeat in range(request.repeats):
-            index = len(result.cells[:-1]) * request.repeats + repeat
+        for index, slot in mine:
             label = f"{artifact.name} {artifact.quant} t{cell.settings.threads}"
-            run = _execute_run(ctx, cell, artifact, repeat, (index, total, label), measured)
+            run = _execute_run(ctx, cell, artifact, slot, (index, len(slots), label), measured)
             cell_result.runs.append(run)
         completed = [r for r in cell_result.runs if r.status == STATUS_COMPLETED]
         cell_result.aggregates = aggregate_turns(measured)
@@ -355,14 +481,26 @@ def run_bench(request: BenchRequest, observer: BenchObserver) -> BenchResult:
     return result
 
 
+def every_slot(request: BenchRequest) -> tuple[RunSlot, ...]:
+    """Every repeat of every cell, cell by cell: the runs of a plain bench."""
+    return tuple(
+        RunSlot(c, repeat) for c in range(len(request.cells)) for repeat in range(request.repeats)
+    )
+
+
 def _run_columns(
-    ctx: _RunContext, cell: Cell, artifact: Artifact, repeat: int, load: LoadTrace
+    ctx: _RunContext,
+    cell: Cell,
+    artifact: Artifact,
+    slot: RunSlot,
+    load: LoadTrace,
+    device_run: dict[str, Any],
 ) -> dict[str, Any]:
     s = cell.settings
     return {
         "experiment_id": ctx.experiment_id,
         "environment_id": ctx.environment_id,
-        "repeat_index": repeat,
+        "repeat_index": slot.repeat,
         "device": ctx.device["device"],
         "framework": ctx.framework.name,
         "framework_version": ctx.framework_version,
@@ -385,28 +523,92 @@ def _run_columns(
         "settings": {
             **s.model_dump(),
             "engine_context_tokens": load.context_tokens,
+            "model_params": load.model_params,  # with model_bytes, the bits per weight
+            "workload_turns": ctx.workload.n_turns,
+            "engine_settings": load.engine_settings,
             "model_origin": asdict(artifact.origin),
+            "device_run": device_run,
+            **ctx.run_settings,
+            **({} if slot.key is None else {"run_key": slot.key}),
         },
-        "load_time_s": load.load_ns / 1e9,
+        "load_time_s": load.load_time_s,
         "model_bytes": load.model_bytes,
-        "model_rss_bytes": load.rss_after_bytes - load.rss_before_bytes,
+        "model_rss_bytes": load.model_rss_bytes,
     }
+
+
+def _reset_peak(device: Device, pid: int) -> bool:
+    """Open a new VmHWM window for the engine's process (writing 5 to clear_refs)."""
+    try:
+        device.write_text(f"/proc/{pid}/clear_refs", "5")
+    except (OSError, DeviceError):
+        return False
+    return True
+
+
+def _release_guard(
+    store: Store, run_id: int, guard: DeviceRunGuard | None, settings: dict[str, Any]
+) -> tuple[str, ...]:
+    """Restore the device settings held for the run and store what happened to them."""
+    if guard is None:
+        return ()
+    guard.__exit__(None, None, None)
+    settings["device_run"]["settings_guard"] = guard.record()
+    store.update_run(run_id, settings=settings)
+    return () if guard.usb_power_note is None else (guard.usb_power_note,)
+
+
+def _read_peak(device: Device, pid: int | None, since_reset: bool) -> PeakRss:
+    if pid is None:
+        return PeakRss(None, "unavailable: the server is not a process melt started")
+    try:
+        peak = peak_rss(device, pid, since_reset)
+    except DeviceError as exc:
+        return PeakRss(None, f"unavailable: {exc}")
+    if peak is None:
+        return PeakRss(None, f"unavailable: /proc/{pid}/status could not be read")
+    return peak
 
 
 def _execute_run(
     ctx: _RunContext,
     cell: Cell,
     artifact: Artifact,
-    repeat: int,
+    slot: RunSlot,
     position: tuple[int, int, str],
     cell_measured: list[MeasuredTurn],
 ) -> RunResult:
-    store, observer = ctx.store, ctx.observer
-    peak_window = ctx.host.reset_peak_rss()
-    engine = ctx.framework.load(artifact, cell.settings)
+    raise_if_pending()  # a signal between runs (another device's thread got it): no new run
+    store, observer, runner = ctx.store, ctx.observer, ctx.runner
+    device = runner.device
+    offset = device.clock_offset()
+    pid = runner.engine_pid()
+    peak_window = pid is not None and _reset_peak(device, pid)
+    guard = runner.run_settings()
+    if guard is not None:
+        guard.__enter__()
+    try:
+        engine = runner.load(ctx.framework.name, artifact, cell.settings)
+    except BaseException:
+        if guard is not None:
+            guard.__exit__(None, None, None)
+        raise
     load = engine.load
+    server_pid = getattr(engine, "pid", None)  # the engine is a server process of its own
+    if server_pid is not None:
+        pid, peak_window = server_pid, False  # started for this run: its whole-life peak
     status, error = STATUS_FAILED, None
-    run_id = store.create_run(**_run_columns(ctx, cell, artifact, repeat, load))
+    device_run = {
+        "device": device.name,
+        "transport": device.transport,
+        "engine_pid": pid,
+        "clock_offset": offset.as_dict(),
+        "deploy": runner.deploy_summary(),
+    }
+    if guard is not None:
+        device_run["settings_guard"] = guard.record()
+    columns = _run_columns(ctx, cell, artifact, slot, load, device_run)
+    run_id = store.create_run(**columns)
     recorder = _RunRecorder(store, run_id, observer)
     signals_monitor = ctx.monitor.run_monitor(store, run_id)
     signals: RunSignals | None = None
@@ -417,25 +619,48 @@ def _execute_run(
         if ctx.sustained_s is None:
             recorder.play(engine, ctx.workload.conversations, warmup=False)
         else:
-            deadline = time.monotonic_ns() + int(ctx.sustained_s * 1e9)
+            deadline = device.now_ns() + int(ctx.sustained_s * 1e9)
             long_one = (sustained_conversation(ctx.workload),)
             recorder.play(engine, long_one, warmup=False, deadline_ns=deadline)
+        raise_if_pending()
         status = STATUS_COMPLETED
     except KeyboardInterrupt:
         status, error = STATUS_INTERRUPTED, "interrupted by the user (Ctrl-C)"
+        raise
+    except Terminated as exc:
+        status, error = STATUS_TERMINATED, describe(exc.signum)
         raise
     except Exception as exc:
         error = str(exc) if isinstance(exc, MeltError) else f"{type(exc).__name__}: {exc}"
         raise
     finally:
+        # Every step of the cleanup is attempted and none can stop the run from getting
+        # its final status: a failure here is logged and joins the run's error.
+        if status != STATUS_COMPLETED:
+            _attempt(runner.interrupt, "stopping the engine")
         if signals_monitor.started:
-            signals = signals_monitor.finish(recorder.traces)
-        engine.close()
-        peak = ctx.host.peak_rss(since_reset=peak_window)
-        run = _finish_run(store, run_id, repeat, status, error, load, recorder, peak, signals)
+            signals = _attempt(lambda: signals_monitor.finish(recorder.traces), "the sampler")
+        peak = _attempt(  # before a server stops
+            lambda: _read_peak(device, pid, since_reset=peak_window), "peak RSS"
+        ) or PeakRss(None, "unavailable: reading it failed")
+        _attempt(engine.close, "closing the engine")
+        notes = _attempt(
+            lambda: _release_guard(store, run_id, guard, columns["settings"]), "device settings"
+        )
+        run = _finish_run(store, run_id, slot.repeat, status, error, load, recorder, peak, signals)
+        run = replace(run, device_notes=notes or (), key=slot.key)
         cell_measured.extend(recorder.measured)
         observer.run_finished(run)
     return run
+
+
+def _attempt(step: Callable[[], Any], what: str) -> Any:
+    """One cleanup step of a run that is ending; its failure is logged, not raised."""
+    try:
+        return step()
+    except Exception as exc:
+        log.warning("while ending the run, %s failed: %s", what, exc)
+        return None
 
 
 def _finish_run(
@@ -449,8 +674,40 @@ def _finish_run(
     peak: PeakRss,
     signals: RunSignals | None,
 ) -> RunResult:
-    aggregates = aggregate_turns(recorder.measured)
-    consistency = decode_consistency(recorder.traces)
+    aggregates, consistency = end_run(
+        store, run_id, status, error, recorder.measured, recorder.traces, peak, signals
+    )
+    return RunResult(
+        run_id=run_id,
+        repeat_index=repeat,
+        status=status,
+        aggregates=aggregates,
+        consistency=consistency,
+        load_time_s=load.load_time_s,
+        model_bytes=load.model_bytes,
+        model_params=load.model_params,
+        model_rss_bytes=load.model_rss_bytes,
+        peak_rss_bytes=peak.bytes,
+        peak_rss_source=peak.source,
+        signals=signals,
+    )
+
+
+def end_run(
+    store: Store,
+    run_id: int,
+    status: str,
+    error: str | None,
+    measured: Sequence[MeasuredTurn],
+    traces: Sequence[TurnTrace],
+    peak: PeakRss,
+    signals: RunSignals | None,
+) -> tuple[TurnAggregates, DecodeConsistency | None]:
+    """Give a run its final status, error and summary (the aggregates of what it measured):
+    the one place a run ends, whether its own process ends it or a fleet's driver ends the
+    run of a worker that died (from the turns that worker stored)."""
+    aggregates = aggregate_turns(measured)
+    consistency = decode_consistency(traces)
     if consistency is not None and consistency.suspicious:
         log.warning(
             "run %d: decode rate from token timestamps (%.1f tok/s) differs from "
@@ -474,17 +731,4 @@ def _finish_run(
         decode_consistency_rel_diff=None if consistency is None else consistency.relative_diff,
         summary=summary,
     )
-    return RunResult(
-        run_id=run_id,
-        repeat_index=repeat,
-        status=status,
-        aggregates=aggregates,
-        consistency=consistency,
-        load_time_s=load.load_ns / 1e9,
-        model_bytes=load.model_bytes,
-        model_params=load.model_params,
-        model_rss_bytes=load.rss_after_bytes - load.rss_before_bytes,
-        peak_rss_bytes=peak.bytes,
-        peak_rss_source=peak.source,
-        signals=signals,
-    )
+    return aggregates, consistency

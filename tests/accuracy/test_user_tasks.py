@@ -48,11 +48,11 @@ def test_choices_as_a_list_of_templates(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("overrides", "rows", "message"),
     [
-        ({"metrics": ["f1"]}, None, "field 'metrics.*unknown metric 'f1'"),
+        ({"metrics": ["f1"]}, None, "metrics: value error, unknown metric 'f1'"),
         ({"data": "nope.jsonl"}, None, "data file .*nope.jsonl' not found"),
         ({"answer": "{{missing}}"}, None, "quiz.jsonl:1: template"),
         ({}, [{"q": "x", "options": ["a", "b"], "label": 7}], "answer 7 is neither"),
-        ({"colour": "red"}, None, "field 'colour'"),
+        ({"colour": "red"}, None, "unknown key 'colour'"),
     ],
 )
 def test_mistakes_are_one_line_errors(

@@ -1,52 +1,18 @@
 """A real Ctrl-C (SIGINT) on a running `melt bench` process."""
 
-import json
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
-from pathlib import Path
+from collections.abc import Callable
+
+from tests.bench_process import BenchProcess
 
 
-def measured_turns(db: Path) -> int:
-    try:
-        with sqlite3.connect(db) as conn:
-            return conn.execute("select count(*) from turns where warmup = 0").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
-def test_sigint_marks_run_interrupted_and_keeps_turns(tmp_path: Path) -> None:
-    workload = tmp_path / "w.json"
-    workload.write_text(json.dumps([[f"Tell me fact {i} about owls." for i in range(40)]]))
-    db = tmp_path / "melt.db"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "melt",
-            "bench",
-            "--workload",
-            str(workload),
-            "--store",
-            str(db),
-            "--max-new-tokens",
-            "8",
-            "--ctx",
-            "4096",
-            "--warmup",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    # Wait for the condition we need (two committed turns), bounded by a deadline.
-    deadline = time.monotonic() + 120
-    while measured_turns(db) < 2 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert proc.poll() is None, proc.communicate()
+def test_sigint_marks_run_interrupted_and_keeps_turns(
+    bench_process: Callable[..., BenchProcess],
+) -> None:
+    bench = bench_process()
+    bench.wait_for_turns(2, timeout_s=120)
+    proc, db = bench.proc, bench.store
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

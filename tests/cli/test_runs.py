@@ -76,15 +76,17 @@ def test_show_summarises_every_series_and_the_sampler(
 ) -> None:
     r = melt("runs", "show", "1", "--store", store_path)
     assert r.code == 0, r.err
+    # series, unit, median, n, min, max, provenance, rate Hz, from s, to s
     assert _cells(r.out, "rapl/package-0") == [
-        "rapl/package-0", "W", "measured by rapl", "5", "2.00",
-        "10.000", "14.000", "30.000", "0.500", "2.500",
+        "rapl/package-0", "W", "14.000", "5", "10.000", "30.000",
+        "measured by rapl", "2.00", "0.500", "2.500",
     ]  # fmt: skip
     assert _cells(r.out, "cpu_power_model/power") == [
-        "cpu_power_model/power", "W", "ESTIMATED by cpu_power_model", "3", "1.00",
-        "4.000", "5.000", "6.000", "1.000", "3.000",
+        "cpu_power_model/power", "W", "5.000", "3", "4.000", "6.000",
+        "ESTIMATED by cpu_power_model", "1.00", "1.000", "3.000",
     ]  # fmt: skip
-    assert _cells(r.out, "memory/process_rss")[3:8] == ["1", "–", "3.0 MiB", "3.0 MiB", "3.0 MiB"]
+    rss = _cells(r.out, "memory/process_rss")
+    assert rss[2:6] + rss[7:8] == ["3.0 MiB", "1", "3.0 MiB", "3.0 MiB", "–"]
     assert f"measured by rapl: {RAPL_SOURCE}" in r.out
     assert "ESTIMATED by cpu_power_model: idle 4 W + 1 W per busy core (test)" in r.out
     assert (

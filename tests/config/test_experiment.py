@@ -45,7 +45,7 @@ def test_yaml_with_flag_overrides(tmp_path: Path) -> None:
     [
         ("quants: [q8_0]\ncolour: blue\n", "unknown key 'colour'"),
         ("threads: two\n", "threads: input should be a valid list"),
-        ("threads: [1, zero]\n", "threads.1"),
+        ("threads: [1, zero]\n", "threads[1]"),
         ("repeats: 0\n", "repeats: input should be greater than 0"),
         ("sampling: {temprature: 1}\n", "unknown key 'sampling.temprature'"),
         ("quants: [q8_0\n", "line 2"),

@@ -6,8 +6,9 @@ import pytest
 
 from melt.config import RunSettings, SamplingSettings
 from melt.frameworks import get_framework
-from melt.frameworks.llamacpp import STOP_CONTEXT, STOP_EOG, STOP_LENGTH, LlamaCppEngine
+from melt.frameworks.llamacpp import LlamaCppEngine
 from melt.models import Artifact
+from melt.traces import STOP_CONTEXT, STOP_EOG, STOP_LENGTH
 from melt.workloads import Conversation
 
 CHAT = Conversation(

@@ -1,4 +1,5 @@
-"""Pooling a sweep cell's energy over its runs, from hand-made samples with known power.
+"""Pooling a sweep cell's energy over its runs, from hand-made samples with known power,
+each run's energy in the form the store keeps (its summary's energy document).
 
 The turns (tests/metrics/test_signals.py) decode over [2 s, 4 s] (4 decode steps) and
 [6 s, 8 s] (2 steps). With 1 W over the idle window [0, 1 s] and 3 W from 2 s on, the net
@@ -7,11 +8,13 @@ decode energies are (3 − 1) × 2 J: 1 J/tok and 2 J/tok (raw: 1.5 and 3).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from tests.metrics.test_signals import TURNS
 
 from melt.metrics.cell_energy import cell_energy
-from melt.metrics.signals import EnergyReport, PowerSource, run_signal_metrics
+from melt.metrics.signals import PowerSource, run_signal_metrics
 from melt.traces.sample import Provenance, Sample
 
 S = 1_000_000_000
@@ -19,7 +22,7 @@ RAPL = PowerSource("rapl", Provenance.MEASURED, "measured by rapl")
 MODEL = PowerSource("cpu_power_model", Provenance.ESTIMATED, "ESTIMATED: model")
 
 
-def _energy(source: PowerSource, watts: float, idle: bool = False) -> EnergyReport:
+def _energy(source: PowerSource, watts: float, idle: bool = False) -> dict[str, Any]:
     samples = [
         Sample(t * S, source.probe, "power", 1.0 if idle and t <= 1 else watts, "W",
                source.provenance)
@@ -27,7 +30,7 @@ def _energy(source: PowerSource, watts: float, idle: bool = False) -> EnergyRepo
     ]  # fmt: skip
     energy = run_signal_metrics(samples, TURNS, power=source, idle=(0, S) if idle else None)
     assert energy.energy is not None
-    return energy.energy
+    return energy.energy.as_dict()
 
 
 def test_runs_of_one_source_are_pooled_turn_by_turn() -> None:

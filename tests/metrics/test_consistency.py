@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 from melt.metrics.consistency import decode_consistency
 from melt.metrics.run import MeasuredTurn, aggregate_turns
 from melt.metrics.turn import turn_metrics
@@ -74,3 +76,22 @@ def test_warmup_turns_are_not_aggregated() -> None:
     assert agg.turns == 1
     assert agg.generated_tokens == 11
     assert agg.decode_tok_per_s.median == 50.0  # only the 20 ms/token turn counts
+
+
+def test_an_unknown_count_makes_the_total_unknown() -> None:
+    t = trace(11, 10, 97.0)
+    turns = [
+        MeasuredTurn(turn_metrics(t), 20, 5, t.generated_tokens, False),
+        MeasuredTurn(turn_metrics(t), None, None, t.generated_tokens, False),
+    ]
+    agg = aggregate_turns(turns)
+    assert agg.prompt_tokens_evaluated is None and agg.prompt_tokens_reused is None
+    assert agg.generated_tokens == 22
+    known = aggregate_turns(turns[:1] * 2)
+    assert (known.prompt_tokens_evaluated, known.prompt_tokens_reused) == (40, 10)
+
+
+def test_a_server_without_timers_is_not_compared() -> None:
+    t = trace(11, 10, 97.0)
+    no_timers = replace(t, engine=EngineTimers(None, None, None, None, raw={"source": "usage"}))
+    assert decode_consistency([no_timers]) is None

@@ -53,3 +53,13 @@ def test_no_tokens_means_no_ttft() -> None:
     m = turn_metrics(trace(token_ns=(), prefill_done_ns=None))
     assert m.ttft_s is None
     assert m.prefill_s is None
+
+
+def test_unknown_prompt_counts_give_no_prefill_rate() -> None:
+    """A server that does not say how many prompt tokens it evaluated: no rate is guessed."""
+    m = turn_metrics(
+        trace(prompt_tokens=None, prompt_tokens_evaluated=None, prompt_tokens_reused=None)
+    )
+    assert m.prefill_tok_per_s is None
+    assert m.prefill_s == 0.2
+    assert m.decode_tok_per_s == 50.0

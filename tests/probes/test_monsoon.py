@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.abc
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from itertools import pairwise
 
@@ -220,6 +222,43 @@ def test_the_sampler_starts_stops_and_drains_the_stream() -> None:
     assert len(power) == 2000
     assert [s for b in batches for s in b] == sampler.samples
     assert device.start_requests == [(1250, 0xFFFFFFFF)]
+    assert not device.sampling
+
+
+class StarvedReaderDevice(FakeHvpmDevice):
+    """A paced monitor whose reader gets no CPU until `gate` is set: the packets the
+    monitor measures meanwhile wait in USB's buffers, as behind a busy controller."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.gate = threading.Event()
+        self.reader_waiting = threading.Event()
+
+    def read(self, endpoint: int, size: int, timeout: int):  # type: ignore[no-untyped-def]
+        if self.sampling and not self.gate.is_set():
+            self.reader_waiting.set()
+            self.gate.wait()
+        return super().read(endpoint, size, timeout)
+
+
+def test_stop_drains_what_a_lagging_reader_left_in_the_buffers() -> None:
+    device = StarvedReaderDevice(SERIAL, HvpmScript([Segment(5000 * 5, 0.5, 4.0)]), paced=True)
+    probe = MonsoonProbe(
+        settings=MonsoonSettings(vout_v=4.0, serial=SERIAL, rate_hz=50),
+        protocol_factory=lambda: FakeUsbProtocol(device),
+    )
+    assert probe.available().ok
+    probe.start()
+    assert device.reader_waiting.wait(10)
+    time.sleep(0.4)  # the scenario, not synchronisation: the monitor measures 0.4 s unread
+    device.gate.set()
+    stop_ns = time.monotonic_ns()
+    probe.stop()
+    power = channel(probe.read(0), "power")
+    # everything up to the stop request is decoded (one 20 ms output interval of slack),
+    # not only what the starved reader had taken when it was told to stop
+    assert power[-1].t_ns >= stop_ns - 2 * 100 * TICK_NS
+    assert power[-1].t_ns - power[0].t_ns > 0.35e9
     assert not device.sampling
 
 

@@ -1,4 +1,5 @@
-"""Energy columns of the sweep table, from hand-made runs with known power.
+"""Energy columns of the sweep table (read from the store) and of `melt bench --json` (the
+in-memory result), from hand-made runs with known power.
 
 The turns (tests/metrics/test_signals.py) decode over [2 s, 4 s] with 5 generated tokens
 (4 decode steps) and over [6 s, 8 s] with 3 (2 steps); at a constant P watts their J per
@@ -8,9 +9,11 @@ generated token are 2P/4 and 2P/2, and their decode power is P.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from tests.metrics.test_signals import TURNS
+from tests.report.stores import add_run
 
 from melt.config import Cell, RunSettings
 from melt.metrics.run import aggregate_turns
@@ -18,8 +21,10 @@ from melt.metrics.signals import PowerSource, run_signal_metrics
 from melt.models import Artifact
 from melt.monitor import RunSignals
 from melt.probes.sampler import SamplerStats
-from melt.report.bench import bench_document, sweep_parts
+from melt.report.bench import bench_document
+from melt.report.sweep import stored_cells, sweep_parts
 from melt.session import BenchResult, CellResult, RunResult
+from melt.store import open_store
 from melt.traces.sample import Provenance, Sample
 from melt.workloads import Workload
 
@@ -56,6 +61,27 @@ def _result(*cells: CellResult) -> BenchResult:
     return BenchResult(1, "s.db", "llama.cpp", "test", {}, workload, 0, 1, cells=list(cells))
 
 
+def _stored_sweep(tmp_path: Path, result: BenchResult) -> list[Any]:
+    """The sweep parts of `result`'s runs once stored: each run with its energy document,
+    in a cell of its threads, and read back from the store."""
+    store = open_store(str(tmp_path / "s.db"))
+    experiment = store.create_experiment("sweep", "melt bench", {})
+    for cell in result.cells:
+        for run in cell.runs:
+            energy = None if run.signals is None else run.signals.metrics.energy
+            add_run(
+                store,
+                experiment,
+                [100.0, 100.0],
+                [0.1, 0.1],
+                energy=None if energy is None else energy.as_dict(),
+                threads=cell.cell.settings.threads,
+                sha="m",
+            )
+    runs = store.runs_of_experiment(experiment)
+    return sweep_parts(stored_cells(store, [store.run(r["id"]) for r in runs]))
+
+
 def _text(parts: list) -> str:
     console = Console(width=250, record=True)
     for part in parts:
@@ -67,20 +93,20 @@ def _row(text: str, threads: int) -> list[str]:
     rows = [
         [c.strip() for c in line.strip("│").split("│")]
         for line in text.splitlines()
-        if line.startswith("│ m ")
+        if line.startswith("│ tiny ")
     ]
     (row,) = [r for r in rows if r[4] == str(threads)]
     return row
 
 
-def test_measured_runs_of_a_cell_are_pooled_turn_by_turn() -> None:
+def test_measured_runs_of_a_cell_are_pooled_turn_by_turn(tmp_path: Path) -> None:
     # threads 1: runs at 2 W and 4 W → J/tok 1, 2, 2, 4 (median 2.0); W 2, 2, 4, 4 (median 3.0)
     # threads 2: one run at 6 W → J/tok 3, 6 (median 4.5); W 6
     result = _result(
         _cell(1, _run(1, _signals(MEASURED, 2.0)), _run(2, _signals(MEASURED, 4.0))),
         _cell(2, _run(3, _signals(MEASURED, 6.0))),
     )
-    text = _text(sweep_parts(result))
+    text = _text(_stored_sweep(tmp_path, result))
     assert "J/tok [1]" in text and "W [1]" in text and "ESTIMATED" not in text
     assert _row(text, 1)[-2:] == ["2.0000", "3.000"]
     assert _row(text, 2)[-2:] == ["4.5000", "6.000"]
@@ -94,21 +120,21 @@ def test_measured_runs_of_a_cell_are_pooled_turn_by_turn() -> None:
     assert first["decode_avg_power_w"]["mean"] == 3.0
 
 
-def test_estimated_and_measured_never_share_a_column() -> None:
+def test_estimated_and_measured_never_share_a_column(tmp_path: Path) -> None:
     result = _result(
         _cell(1, _run(1, _signals(MEASURED, 2.0))),
         _cell(2, _run(2, _signals(ESTIMATED, 7.0))),
     )
-    text = _text(sweep_parts(result))
+    text = _text(_stored_sweep(tmp_path, result))
     assert "ESTIMATED J/tok [2]" in text and "ESTIMATED W [2]" in text
     assert _row(text, 1)[-4:] == ["1.5000", "2.000", "–", "–"]
     assert _row(text, 2)[-4:] == ["–", "–", "5.2500", "7.000"]
     assert "[2] ESTIMATED: test model" in text
 
 
-def test_without_a_power_source_there_are_no_energy_columns() -> None:
+def test_without_a_power_source_there_are_no_energy_columns(tmp_path: Path) -> None:
     result = _result(_cell(1, _run(1, _signals(None, 0.0))), _cell(2, _run(2, _signals(None, 0.0))))
-    text = _text(sweep_parts(result))
+    text = _text(_stored_sweep(tmp_path, result))
     assert "J/tok" not in text and "W [1]" not in text and "[1]" not in text
-    assert _row(text, 1)[-1] == "0"  # the table ends with its turns column
+    assert _row(text, 1)[-1] == "2"  # the table ends with its turns column
     assert bench_document(result)["cells"][0]["energy"] == []

@@ -1,6 +1,10 @@
-"""The device-signal parts of the bench summary, from hand-made signals."""
+"""The device-signal parts of the reports, from hand-made signals in the form the store
+keeps them (each run's `RunSignals.as_dict()`, through JSON)."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from rich.console import Console
 from tests.metrics.test_signals import TURNS
@@ -15,7 +19,11 @@ S = 1_000_000_000
 ESTIMATED = PowerSource("cpu_power_model", Provenance.ESTIMATED, "ESTIMATED: model")
 
 
-def _signals(with_power: bool) -> RunSignals:
+def _stored(signals: RunSignals) -> dict[str, Any]:
+    return json.loads(json.dumps(signals.as_dict()))
+
+
+def _signals(with_power: bool) -> dict[str, Any]:
     samples = [Sample(t * S, "cpu", "cpu", 50.0, "%") for t in range(11)]
     if with_power:
         samples += [
@@ -24,8 +32,8 @@ def _signals(with_power: bool) -> RunSignals:
         ]
     metrics = run_signal_metrics(samples, TURNS, power=ESTIMATED if with_power else None)
     stats = SamplerStats(10.0, 0, 0, 10 * S, 101, 0, len(samples), 0.05)
-    return RunSignals(
-        stats, (), {}, None if with_power else "no sensor: x", "no zones", {}, metrics
+    return _stored(
+        RunSignals(stats, (), {}, None if with_power else "no sensor: x", "no zones", {}, metrics)
     )
 
 
@@ -60,5 +68,13 @@ def test_throttling_line_names_rule_core_onset_and_evidence() -> None:
     ]
     metrics = run_signal_metrics(samples, [])
     stats = SamplerStats(10.0, 0, 0, 6 * S, 61, 0, len(samples), 0.01)
-    text = _text(signals_parts(RunSignals(stats, (), {}, "x", "y", {}, metrics), 1))
+    text = _text(signals_parts(_stored(RunSignals(stats, (), {}, "x", "y", {}, metrics)), 1))
     assert "throttling: DETECTED by frequency rule cpu0 from 4.0 s (plateau 2400.0" in text
+
+
+def test_a_run_stored_before_interference_was_judged_says_not_recorded() -> None:
+    old = {k: v for k, v in _signals(False).items() if k != "interference"}
+    assert "interference: not recorded" in _text(signals_parts(old, 1))
+    assert "interference: not judged (no measured turns)" in _text(
+        signals_parts({**old, "interference": None}, 1)
+    )

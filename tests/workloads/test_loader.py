@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from melt.errors import MeltError
-from melt.workloads import load_workload
+from melt.workloads import Conversation, Workload, load_workload
 
 
 def test_melt_format(workload_file: Callable[..., Path]) -> None:
@@ -88,3 +88,9 @@ def test_warmup_takes_the_first_turns_in_order(workload_file: Callable[..., Path
     warm = w.warmup(3)
     assert [c.turns for c in warm] == [("a", "b"), ("c",)]
     assert w.warmup(0) == ()
+
+
+def test_warmup_never_counts_more_turns_than_the_workload_holds() -> None:
+    w = Workload("w", (Conversation("a", ("1",)), Conversation("b", ("2",))), "test", "melt")
+    assert [w.warmup_turns(n) for n in (0, 1, 2, 100)] == [0, 1, 2, 2]
+    assert sum(len(c.turns) for c in w.warmup(100)) == w.warmup_turns(100) == 2

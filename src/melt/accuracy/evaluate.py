@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import llama_cpp as llama
-
 from melt.accuracy.perplexity import (
     DEFAULT_TOKEN_BUDGET,
     DEFAULT_WINDOW_TOKENS,
@@ -36,6 +34,10 @@ from melt.store.scores import add_score
 log = logging.getLogger(__name__)
 
 FRAMEWORK = "llama.cpp"
+# Which framework scores an artifact, by its format; each has a scorer with one interface.
+FRAMEWORK_BY_FORMAT = {"gguf": "llama.cpp", "ort-genai": "onnxruntime-genai"}
+# Export precisions named like the GGUF types they match, for choosing the reference.
+_PRECISION_ALIASES = {"fp32": "f32", "fp16": "f16"}
 
 Progress = Callable[[str, int, int], None]
 
@@ -84,14 +86,36 @@ class EvalResult:
     variants: list[VariantScores]
 
 
-def framework_version() -> str:
-    return f"llama-cpp-python {llama.__version__}"
+def framework_of(artifact: Artifact) -> str:
+    return FRAMEWORK_BY_FORMAT.get(artifact.format, FRAMEWORK)
+
+
+def framework_version(artifacts: Sequence[Artifact] = ()) -> str:
+    """The scoring frameworks' versions, joined with ' + ' when variants mix frameworks."""
+    from melt.frameworks import get_framework
+
+    names = dict.fromkeys(framework_of(a) for a in artifacts) or {FRAMEWORK: None}
+    return " + ".join(get_framework(name).version() for name in names)
+
+
+def open_scorer(artifact: Artifact, settings: EvalSettings) -> Scorer | Any:
+    """The scorer of the artifact's framework (same interface for every framework)."""
+    if framework_of(artifact) == "onnxruntime-genai":
+        from melt.accuracy.ort_scorer import OrtScorer
+
+        return OrtScorer(artifact, threads=settings.threads, ctx=settings.ctx)
+    return Scorer(artifact, threads=settings.threads, ctx=settings.ctx, batch=settings.batch)
 
 
 def most_precise(artifacts: Sequence[Artifact]) -> Artifact:
     """The reference for deltas and KL divergence: the highest-precision quantization,
-    the largest file among equals."""
-    return min(artifacts, key=lambda a: (precision_rank(a.quant), -a.size_bytes))
+    the largest file among equals (an fp32 export ranks with F32)."""
+
+    def rank(a: Artifact) -> tuple[int, int]:
+        quant = _PRECISION_ALIASES.get(a.quant.lower(), a.quant)
+        return (precision_rank(quant), -a.size_bytes)
+
+    return min(artifacts, key=rank)
 
 
 def score_items(
@@ -113,7 +137,7 @@ def _base_columns(artifact: Artifact, settings: EvalSettings, version: str) -> d
         "model_sha256": artifact.sha256,
         "model_quant": artifact.quant,
         "model_path": str(artifact.path),
-        "framework": FRAMEWORK,
+        "framework": framework_of(artifact),
         "framework_version": version,
         "settings": {"threads": settings.threads, "ctx": settings.ctx, "batch": settings.batch},
     }
@@ -190,20 +214,18 @@ def run_eval(
     for task in tasks:
         items = task.load()
         selected.append((task, select(items, settings.limit, settings.seed), len(items)))
-    version = framework_version()
+    version = framework_version(artifacts)
     reference = most_precise(artifacts) if len(artifacts) > 1 else None
     variants = [VariantScores(a) for a in artifacts]
     for variant in variants:
-        base = _base_columns(variant.artifact, settings, version)
-        with Scorer(
-            variant.artifact, threads=settings.threads, ctx=settings.ctx, batch=settings.batch
-        ) as scorer:
+        base = _base_columns(variant.artifact, settings, framework_version([variant.artifact]))
+        with open_scorer(variant.artifact, settings) as scorer:
             for task, items, available in selected:
                 task_scores = score_items(scorer, task, items, available, progress)
                 variant.tasks.append(task_scores)
                 _store_task(store, base, settings, task_scores)
     if settings.perplexity:
-        _text_scores(variants, reference, settings, store, version, progress)
+        _text_scores(variants, reference, settings, store, progress)
     return EvalResult(settings, version, reference, variants)
 
 
@@ -212,16 +234,13 @@ def _text_scores(
     reference: Artifact | None,
     settings: EvalSettings,
     store: Store,
-    version: str,
     progress: Progress,
 ) -> None:
     progress(f"{TEXT_NAME} perplexity", 0, 1)
     scorers: dict[str, Scorer] = {}
     try:
         for v in variants:
-            scorers[v.artifact.sha256] = Scorer(
-                v.artifact, threads=settings.threads, ctx=settings.ctx, batch=settings.batch
-            )
+            scorers[v.artifact.sha256] = open_scorer(v.artifact, settings)
         perplexities, divergences = evaluate_text(
             scorers,
             None if reference is None else reference.sha256,
@@ -234,5 +253,6 @@ def _text_scores(
     for v in variants:
         v.perplexity = perplexities[v.artifact.sha256]
         v.divergence = divergences.get(v.artifact.sha256)
-        _store_text(store, _base_columns(v.artifact, settings, version), v.perplexity, v.divergence)
+        base = _base_columns(v.artifact, settings, framework_version([v.artifact]))
+        _store_text(store, base, v.perplexity, v.divergence)
     progress(f"{TEXT_NAME} perplexity", 1, 1)

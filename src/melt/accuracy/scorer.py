@@ -23,7 +23,7 @@ predict from, so the BOS token is put in front, as lm-evaluation-harness does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import llama_cpp as llama
@@ -31,7 +31,8 @@ import numpy as np
 
 from melt.accuracy.tasks import Loglikelihood, Request
 from melt.errors import MeltError
-from melt.frameworks.llamacpp import Vocab, common_prefix_length, load_model
+from melt.frameworks.common import common_prefix_length
+from melt.frameworks.llamacpp import Vocab, load_model
 from melt.models import Artifact
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,34 @@ MAX_PARALLEL_CHOICES = 8  # sequences 1..8 hold choices; sequence 0 holds the sh
 
 
 @dataclass(frozen=True, slots=True)
-class _Sequence:
+class TokenSequence:
     tokens: list[int]
     start: int  # index of the first continuation token in `tokens`
+
+
+def encode_pair(
+    request: Request, tokenize: Callable[[str], list[int]], bos: int, n_ctx: int
+) -> TokenSequence:
+    """lm-eval's `_encode_pair`: trailing spaces of the context move to the continuation;
+    the continuation's tokens are what `context + continuation` has after the context's own
+    tokens. Shared by every framework's scorer, so all score the same tokens."""
+    context, continuation = request.context, request.continuation
+    spaces = len(context) - len(context.rstrip())
+    if spaces:
+        continuation = context[-spaces:] + continuation
+        context = context[:-spaces]
+    whole = tokenize(context + continuation)
+    context_tokens = tokenize(context)
+    if not context_tokens:
+        whole = [bos, *whole]
+        context_tokens = [bos, *context_tokens]
+    tokens, start = whole, len(context_tokens)
+    if start >= len(tokens):
+        raise MeltError(f"empty continuation after tokenizing {request.continuation!r}")
+    if len(tokens) > n_ctx:  # keep the end, like lm-eval's left truncation
+        cut = len(tokens) - n_ctx
+        tokens, start = tokens[cut:], max(start - cut, 1)
+    return TokenSequence(tokens, start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,27 +130,8 @@ class Scorer:
 
     # --- tokens --------------------------------------------------------------------------
 
-    def encode_pair(self, request: Request) -> _Sequence:
-        """lm-eval's `_encode_pair`: trailing spaces of the context move to the
-        continuation; the continuation's tokens are what `context + continuation` has after
-        the context's own tokens."""
-        context, continuation = request.context, request.continuation
-        spaces = len(context) - len(context.rstrip())
-        if spaces:
-            continuation = context[-spaces:] + continuation
-            context = context[:-spaces]
-        whole = self.vocab.tokenize(context + continuation)
-        context_tokens = self.vocab.tokenize(context)
-        if not context_tokens:
-            whole = [self.bos, *whole]
-            context_tokens = [self.bos, *context_tokens]
-        tokens, start = whole, len(context_tokens)
-        if start >= len(tokens):
-            raise MeltError(f"empty continuation after tokenizing {request.continuation!r}")
-        if len(tokens) > self.n_ctx:  # keep the end, like lm-eval's left truncation
-            cut = len(tokens) - self.n_ctx
-            tokens, start = tokens[cut:], max(start - cut, 1)
-        return _Sequence(tokens, start)
+    def encode_pair(self, request: Request) -> TokenSequence:
+        return encode_pair(request, self.vocab.tokenize, self.bos, self.n_ctx)
 
     # --- decoding ------------------------------------------------------------------------
 
@@ -195,7 +202,7 @@ class Scorer:
             Loglikelihood(sums[i], len(s.tokens) - s.start, greedy[i]) for i, s in enumerate(seqs)
         ]
 
-    def _groups(self, seqs: list[_Sequence], shared: int) -> Iterator[list[int]]:
+    def _groups(self, seqs: list[TokenSequence], shared: int) -> Iterator[list[int]]:
         """Choices that fit together in the free KV cells and the parallel sequences."""
         free = self.n_ctx - shared
         group: list[int] = []

@@ -13,18 +13,17 @@ Templates are Jinja2 over each JSON line's fields, as in lm-evaluation-harness t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.nativetypes import NativeEnvironment
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from melt.accuracy.scoring import METRICS
 from melt.accuracy.tasks import ACC, MULTIPLE_CHOICE, Item, Task, multiple_choice
 from melt.errors import MeltError
+from melt.files import iter_jsonl, load_yaml, require_mapping, validate
 
 _ENV = NativeEnvironment(undefined=StrictUndefined)
 
@@ -85,35 +84,27 @@ def _item(config: UserTaskConfig, doc_id: int, doc: dict[str, Any], where: str) 
 
 
 def load_user_task(path: Path) -> Task:
-    if not path.is_file():
-        raise MeltError(f"task file '{path}' not found (pass a built-in task name or a YAML path)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        config = UserTaskConfig.model_validate(raw)
-    except yaml.YAMLError as exc:
-        raise MeltError(f"task file '{path}' is not valid YAML ({exc})") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise MeltError(f"task file '{path}': field '{field}': {first['msg']}") from None
+    what = "task file"
+    fix = "pass a built-in task name or a YAML path"
+    where = f"{what} '{path}'"
+    raw = require_mapping(load_yaml(path, what, fix), where)
+    config = validate(UserTaskConfig, dict(raw), where)
     data = (path.parent / config.data).resolve()
     if not data.is_file():
-        raise MeltError(f"task file '{path}': data file '{data}' not found (fix 'data')")
+        raise MeltError(f"{where}: data file '{data}' not found (fix 'data')")
 
     def load() -> list[Item]:
         items = []
-        with data.open(encoding="utf-8") as fh:
-            for line_no, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                where = f"{data}:{line_no}"
-                try:
-                    doc = json.loads(line)
-                except ValueError as exc:
-                    raise MeltError(f"{where}: not a JSON line ({exc})") from None
-                items.append(_item(config, len(items), doc, where))
+        for line_no, doc in iter_jsonl(data, "task data file", f"fix 'data' in {path}"):
+            place = f"{data}:{line_no}"
+            if not isinstance(doc, dict):
+                raise MeltError(
+                    f"{place}: expected a JSON object of fields, got {type(doc).__name__}; "
+                    "write one object per line"
+                )
+            items.append(_item(config, len(items), doc, place))
         if not items:
-            raise MeltError(f"data file '{data}' has no items")
+            raise MeltError(f"task data file '{data}' has no items (add one JSON object a line)")
         return items
 
     return Task(

@@ -13,23 +13,32 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
+from melt.cli import framework_options as fw
+from melt.cli.devices import ACCEPT_OPTION, DEVICES_OPTION
+from melt.cli.fleet import bench_on_ray
+from melt.cli.fleet_bench import bench_fleet
 from melt.cli.models import LLAMA_CPP_DIR_OPTION, MODEL_HELP, use_llama_cpp_dir
+from melt.cli.progress import run_progress, turn_status
 from melt.config import Experiment, expand, experiment_from
 from melt.config.device_profile import load_device_profile
-from melt.config.experiment import load_experiment_file
+from melt.config.experiment import SamplingOverrides, load_experiment_file
 from melt.errors import MeltError
+from melt.execution.selection import is_fleet
+from melt.files import require_mapping
 from melt.metrics.thermal import DEFAULT_COMFORT_C
 from melt.metrics.turn import TurnMetrics
 from melt.monitor import ProbeSettings, parse_cooldown, parse_duration_s
 from melt.probes.monsoon import DEFAULT_MAX_VOUT_V, MonsoonSettings
 from melt.probes.monsoon import DEFAULT_RATE_HZ as MONSOON_RATE_HZ
-from melt.probes.sampler import DEFAULT_RATE_HZ
+from melt.probes.sampler import DEFAULT_RATE_HZ, check_rate
 from melt.report.bench import bench_document, bench_summary
 from melt.report.console import stdout_console
+from melt.report.stored import run_ids_of, stored_summary
+from melt.runners.base import RunOptions
 from melt.session import BenchRequest, RunResult, run_bench
+from melt.store import open_store
 from melt.traces import TurnTrace
 from melt.workloads import Conversation
 
@@ -47,6 +56,19 @@ FLAGS = {
     "warmup_turns": "--warmup",
     "workload": "--workload",
     "sampling": "--seed/--temperature",
+    "framework": "--framework",
+}
+# The frameworks' own settings (config/settings.py), by the flag that sets each.
+ENGINE_FLAGS = {
+    "flash_attn": "--flash-attn",
+    "cache_type_k": "--cache-type-k",
+    "cache_type_v": "--cache-type-v",
+    "cpu_mask": "--cpu-mask",
+    "cpu_strict": "--cpu-strict",
+    "mmap": "--mmap/--no-mmap",
+    "poll": "--poll",
+    "provider": "--provider",
+    "provider_options": "--provider-option",
 }
 
 
@@ -104,9 +126,7 @@ class ProgressObserver:
     def turn_done(self, trace: TurnTrace, metrics: TurnMetrics) -> None:
         if self.turn_task is None:
             return
-        rate = metrics.decode_tok_per_s
-        status = f"{trace.generated_tokens} tok" + (f" @ {rate:.1f} tok/s" if rate else "")
-        self.progress.update(self.turn_task, advance=1, status=status)
+        self.progress.update(self.turn_task, advance=1, status=turn_status(trace, metrics))
 
     def run_finished(self, result: RunResult) -> None:
         self.progress.update(self.runs_task, advance=1)
@@ -118,8 +138,13 @@ def build_experiment(config: Path | None, overrides: dict[str, Any]) -> Experime
     for key, value in overrides.items():
         if value is None:
             continue
-        if key == "sampling":
-            data["sampling"] = {**(data.get("sampling") or {}), **value}
+        if key == "engine":
+            data[key] = {**(data.get(key) or {}), **value}
+        elif key == "sampling":
+            known = ", ".join(SamplingOverrides.model_fields)
+            expected = f"a mapping like {{seed: 5}} (keys: {known})"
+            given = require_mapping(data.get("sampling"), where, "sampling", expected)
+            data["sampling"] = {**given, **value}
         else:
             data[key] = value
     return experiment_from(data, where, None if config else FLAGS)
@@ -186,8 +211,53 @@ def bench(
     monsoon_max_vout: float = typer.Option(
         DEFAULT_MAX_VOUT_V, help="Highest --monsoon-vout accepted (raise for multi-cell devices)."
     ),
+    device: str = typer.Option(
+        "local",
+        help="Where the model runs: a name from 'melt devices list' (default local); several "
+        "run in parallel: a,b,c, all, or tag:NAME (an inventory tag).",
+    ),
+    devices: Path = DEVICES_OPTION,
+    accept_new_host_key: bool = ACCEPT_OPTION,
+    allow_oversubscribe: bool = typer.Option(
+        False, help="Allow more threads than the device has logical cores."
+    ),
+    framework: str = fw.FRAMEWORK_OPTION,
+    endpoint: str = fw.ENDPOINT_OPTION,
+    api_model: str = fw.API_MODEL_OPTION,
+    api_key_env: str = fw.API_KEY_ENV_OPTION,
+    server_binary: str = fw.SERVER_BINARY_OPTION,
+    flash_attn: str = typer.Option(None, help="llama.cpp: flash attention on, off or auto."),
+    cache_type_k: str = typer.Option(None, help="llama.cpp: K cache type (f16, q8_0, ...)."),
+    cache_type_v: str = typer.Option(None, help="llama.cpp: V cache type (f16, q8_0, ...)."),
+    cpu_mask: str = typer.Option(None, help="llama.cpp: CPUs to run on, hex (0x3 = CPU 0, 1)."),
+    cpu_strict: bool = typer.Option(
+        None, "--cpu-strict/--no-cpu-strict", help="llama.cpp: pin one thread per mask CPU."
+    ),
+    mmap: bool = typer.Option(None, "--mmap/--no-mmap", help="llama.cpp: memory-map weights."),
+    poll: int = typer.Option(None, help="llama.cpp: threadpool busy-wait level 0-100 (50)."),
+    provider: str = typer.Option(None, help="onnxruntime-genai: execution provider (cpu)."),
+    provider_option: list[str] = typer.Option(
+        None, help="onnxruntime-genai: provider option KEY=VALUE (repeatable)."
+    ),
+    usb_power_off_cmd: str = typer.Option(
+        None,
+        help="A phone: your command that cuts its USB power before each run (e.g. a YKUSH "
+        "hub's), so its battery readings are the load's.",
+    ),
+    usb_power_on_cmd: str = typer.Option(
+        None, help="A phone: your command that restores its USB power after each run."
+    ),
+    ray: str = typer.Option(
+        None, "--ray", help="Run on a Ray cluster (its head's address): one task per run."
+    ),
+    retries: int = typer.Option(
+        0,
+        help="Many devices (--device a,b or --ray): run a failed run again up to N times; "
+        "a completed run never runs again.",
+    ),
 ) -> None:
     """Replay chat conversations through a model and measure speed and memory."""
+    check_rate(probe_rate)
     use_llama_cpp_dir(llama_cpp_dir)
     sampling = {k: v for k, v in (("seed", seed), ("temperature", temperature)) if v is not None}
     experiment = build_experiment(
@@ -204,6 +274,18 @@ def bench(
             "repeats": repeats,
             "warmup_turns": warmup,
             "sampling": sampling or None,
+            "framework": framework,
+            "engine": _engine_overrides(
+                flash_attn=flash_attn,
+                cache_type_k=cache_type_k,
+                cache_type_v=cache_type_v,
+                cpu_mask=cpu_mask,
+                cpu_strict=cpu_strict,
+                mmap=mmap,
+                poll=poll,
+                provider=provider,
+                provider_options=_key_values("--provider-option", provider_option),
+            ),
         },
     )
     probes = ProbeSettings(
@@ -220,8 +302,9 @@ def bench(
         monsoon=_monsoon(monsoon_vout, monsoon_serial, monsoon_rate, monsoon_max_vout),
     )
     request = BenchRequest(
-        cells=tuple(expand(experiment)),
+        cells=tuple(expand(experiment, {**FLAGS, **ENGINE_FLAGS})),
         framework=experiment.framework,
+        framework_options=fw.framework_options(endpoint, api_model, api_key_env, server_binary),
         workload=experiment.workload,
         conversations=experiment.conversations,
         repeats=experiment.repeats,
@@ -232,21 +315,43 @@ def bench(
         config=experiment.model_dump(),
         probes=probes,
         sustained_s=None if sustained is None else _duration("--sustained", sustained),
+        device=device,
+        devices_file=devices,
+        accept_new_host_key=accept_new_host_key,
+        allow_oversubscribe=allow_oversubscribe,
+        run_options=RunOptions(usb_power_off_cmd, usb_power_on_cmd),
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[status]}"),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
+    if ray is not None:
+        bench_on_ray(request, ray, retries, as_json)
+        return
+    if is_fleet(device) or retries:  # retrying is the fleet's policy, on one device too
+        bench_fleet(request, retries, as_json)
+        return
+    with run_progress() as progress:
         result = run_bench(request, ProgressObserver(progress))
     if as_json:
         print(json.dumps(bench_document(result), indent=2, default=str))
     else:
-        stdout_console().print(bench_summary(result))
+        stored = stored_summary(open_store(request.store, create=False), run_ids_of(result))
+        stdout_console().print(bench_summary(result, stored))
+
+
+def _engine_overrides(**values: Any) -> dict[str, Any] | None:
+    """The framework settings the user set (unset ones stay the framework's defaults)."""
+    chosen = {k: v for k, v in values.items() if v is not None}
+    return chosen or None
+
+
+def _key_values(flag: str, items: list[str] | None) -> dict[str, str] | None:
+    if not items:
+        return None
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise MeltError(f"{flag}: expected KEY=VALUE (got '{item}')")
+        pairs[key.strip()] = value.strip()
+    return pairs
 
 
 def _monsoon(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from melt.accuracy.evaluate import EvalSettings, run_eval
+from melt.accuracy.evaluate import FRAMEWORK, EvalSettings, run_eval
 from melt.accuracy.export import check_output, write_results
 from melt.accuracy.perplexity import DEFAULT_TOKEN_BUDGET, DEFAULT_WINDOW_TOKENS
 from melt.accuracy.sampling import DEFAULT_SEED
@@ -18,11 +19,11 @@ from melt.accuracy.tasks import get_task
 from melt.cli.models import MODEL_HELP
 from melt.config.settings import default_threads
 from melt.errors import MeltError
-from melt.models import Artifact
+from melt.frameworks import get_framework
+from melt.models import Artifact, resolve_variant
 from melt.models.bundled import DEFAULT_MODEL
-from melt.report.accuracy import eval_summary
+from melt.report.accuracy import eval_document, eval_summary
 from melt.report.console import stdout_console
-from melt.session import resolve_variant
 from melt.store import open_store
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,18 @@ def _names(text: str | None) -> list[str]:
     return [] if text is None else [p.strip() for p in text.split(",") if p.strip()]
 
 
-def _variants(model: str, quant: str | None) -> list[Artifact]:
-    """Resolved variants in the order given, the same file only once."""
+def _variants(model: str, quant: str | None, framework: str) -> list[Artifact]:
+    """Resolved variants in the order given, the same file only once. A variant may name
+    its framework (`llama.cpp:q4_0`, `onnxruntime-genai:int4`); others use `framework`."""
     artifacts: dict[str, Artifact] = {}
-    for q in _names(quant) or [None]:
-        artifact = resolve_variant(model, q)
+    for item in _names(quant) or [None]:
+        name, q = framework, item
+        if item is not None and ":" in item:
+            name, q = item.split(":", 1)
+        if name == FRAMEWORK:
+            artifact = resolve_variant(model, q)
+        else:
+            artifact = get_framework(name).variant(model, q or None, log.info)
         artifacts.setdefault(artifact.sha256, artifact)
     return list(artifacts.values())
 
@@ -51,7 +59,12 @@ def _positive(flag: str, value: int | None) -> None:
 def eval_command(
     model: str = typer.Option(DEFAULT_MODEL, help=MODEL_HELP),
     quant: str = typer.Option(
-        None, help="Variants to score, e.g. f16,q8_0,q4_0 (made and cached); default: as is."
+        None,
+        help="Variants to score, e.g. f16,q8_0,q4_0 (made and cached); default: as is. "
+        "FRAMEWORK:VARIANT mixes frameworks, e.g. int4,llama.cpp:q4_0,llama.cpp:f32.",
+    ),
+    framework: str = typer.Option(
+        FRAMEWORK, help="Framework that scores: llama.cpp or onnxruntime-genai (int4, fp32)."
     ),
     tasks: str = typer.Option(
         DEFAULT_TASKS,
@@ -72,6 +85,7 @@ def eval_command(
     ),
     store: str = typer.Option(None, help="Results store: a path or SQLAlchemy URL."),
     output: Path = typer.Option(None, help="Write lm-evaluation-harness results JSON here."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document, no table."),
 ) -> None:
     """Score model variants on lm-eval tasks (and perplexity), offline."""
     for flag, value in (
@@ -90,7 +104,7 @@ def eval_command(
     task_list = [get_task(name) for name in _names(tasks)]
     if not task_list and not perplexity:
         raise MeltError("--tasks: name at least one task (or pass --perplexity)")
-    artifacts = _variants(model, quant)
+    artifacts = _variants(model, quant, framework)
     settings = EvalSettings(
         threads=threads or default_threads(),
         ctx=ctx,
@@ -101,7 +115,7 @@ def eval_command(
         ppl_window_tokens=ppl_ctx,
         ppl_tokens=ppl_tokens,
     )
-    results_store = open_store(store)
+    results_store = open_store(store, write=True)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -118,7 +132,11 @@ def eval_command(
             bar.update(ids[label], completed=done)
 
         result = run_eval(artifacts, task_list, settings, results_store, progress)
+    written = write_results(result, output) if output is not None else []
+    if as_json:
+        doc = eval_document(result, results_store.spec)
+        print(json.dumps({**doc, "lm_eval_results": [str(p) for p in written]}, indent=2))
+        return
     stdout_console().print(eval_summary(result, results_store.spec))
-    if output is not None:
-        for path in write_results(result, output):
-            stdout_console().print(f"lm-eval results JSON: {path}")
+    for path in written:
+        stdout_console().print(f"lm-eval results JSON: {path}")

@@ -23,7 +23,7 @@ def import_(
     store: str = typer.Option(None, help="Results store: a path or SQLAlchemy URL."),
 ) -> None:
     """Read foreign traces into the store as runs ('melt runs list' then shows them)."""
-    db = open_store(store)
+    db = open_store(store, write=True)
     summary = import_path(db, path, format, shlex.join(["melt", *sys.argv[1:]]))
     out = stdout_console()
     how = "detected" if format == AUTO else "read as"

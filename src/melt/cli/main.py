@@ -9,9 +9,11 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from melt.cli import bench, importer, models, profile, report, runs, workload
+from melt.cli import bench, devices, fleet, importer, models, profile, report, runs, workload
+from melt.cli import compare as compare_cli
 from melt.cli import eval as eval_cli
 from melt.errors import MeltError
+from melt.interrupts import Terminated, describe, install, restore
 
 try:  # typer ≥ 0.25 vendors click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -31,11 +33,15 @@ app = typer.Typer(
 app.command("bench")(bench.bench)
 app.command("eval")(eval_cli.eval_command)
 app.add_typer(models.app, name="models")
+app.add_typer(devices.app, name="devices")
 app.add_typer(runs.app, name="runs")
 app.add_typer(workload.app, name="workload")
 app.command("import")(importer.import_)
 app.command("profile")(profile.profile)
 app.command("report")(report.report)
+app.command("compare")(compare_cli.compare_command)
+app.command("agent")(fleet.agent)
+app.add_typer(fleet.app, name="fleet")
 
 stderr = Console(stderr=True)
 
@@ -52,8 +58,19 @@ def main(
 
 
 def run() -> None:
+    previous = install()
+    try:
+        _run()
+    finally:
+        restore(previous)
+
+
+def _run() -> None:
     try:
         code = app(standalone_mode=False)  # typer turns Ctrl-C into exit code 130 here
+    except Terminated as exc:
+        stderr.print(f"melt: {describe(exc.signum)}; everything measured so far is in the store")
+        sys.exit(exc.exit_code)
     except MeltError as exc:
         stderr.print(f"melt: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_USAGE)

@@ -7,13 +7,13 @@ import json
 import os
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from melt.cli.progress import step_progress
 from melt.config import default_threads
 from melt.errors import MeltError
 from melt.models import Artifact, resolve_model
@@ -21,6 +21,7 @@ from melt.models import cache as model_cache
 from melt.models.bundled import BUNDLED
 from melt.models.hf import CONVERTER, LLAMA_CPP_DIR_ENV
 from melt.models.inspect import ModelInfo, inspect_gguf
+from melt.models.ort_export import DEFAULT_PRECISION, ORT_FORMAT, export_ort_genai
 from melt.models.quant_types import parse_quants
 from melt.models.quantize import make_variant
 from melt.report.console import stdout_console
@@ -45,9 +46,51 @@ def use_llama_cpp_dir(path: Path | None) -> None:
         os.environ[LLAMA_CPP_DIR_ENV] = str(path.expanduser())
 
 
+def _models_document() -> dict[str, Any]:
+    bundled = []
+    for name, entry in sorted(BUNDLED.items()):
+        try:
+            art = resolve_model(name)
+        except MeltError:
+            bundled.append({"name": name, "installed": False, "package": entry.package})
+            continue
+        bundled.append(
+            {
+                "name": name,
+                "installed": True,
+                "package": entry.package,
+                "quant": art.quant,
+                "size_bytes": art.size_bytes,
+                "sha256": art.sha256,
+                "path": str(art.path),
+            }
+        )
+    cached = [
+        {
+            "name": art.name,
+            "quant": art.quant,
+            "size_bytes": art.size_bytes,
+            "sha256": art.sha256,
+            "path": str(art.path),
+            "format": art.format,
+            "bits_per_weight": inspect_gguf(art.path).bits_per_weight
+            if art.format == "gguf"
+            else None,
+            "origin": asdict(art.origin),
+        }
+        for art, _meta in model_cache.entries()
+    ]
+    return {"bundled": bundled, "cache_dir": str(model_cache.models_dir()), "cached": cached}
+
+
 @app.command("list")
-def list_models() -> None:
+def list_models(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
     """Bundled models and every cached variant, with size, quantization and provenance."""
+    if as_json:
+        print(json.dumps(_models_document(), indent=2, default=str))
+        return
     table = Table(title="Bundled", title_justify="left")
     for column in ("name", "quant", "size", "sha256", "package"):
         table.add_column(column)
@@ -65,13 +108,13 @@ def list_models() -> None:
     for column in ("sha256", "name", "quant", "size", "bits/weight", "provenance"):
         cached.add_column(column, justify="right" if column in ("size", "bits/weight") else "left")
     for art, _meta in model_cache.entries():
-        info = inspect_gguf(art.path)
+        bits = inspect_gguf(art.path).bits_per_weight if art.format == "gguf" else None
         cached.add_row(
             art.sha256[:12],
             art.name,
-            art.quant,
+            art.quant if art.format == "gguf" else f"{art.format} {art.quant}",
             fmt_bytes(art.size_bytes),
-            fmt(info.bits_per_weight, 2),
+            fmt(bits, 2),
             art.origin.describe(),
         )
     if cached.row_count:
@@ -187,19 +230,12 @@ def quantize(
         "provenance",
     ):
         table.add_column(column, justify="right" if column in ("size", "bits/weight") else "left")
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
-        task = progress.add_task("", total=None)
+    with step_progress() as show:
         for target in targets:
-            progress.update(task, description=f"{target}: looking in the cache")
+            show(f"{target}: looking in the cache")
 
             def step(message: str, target: str = target) -> None:
-                progress.update(task, description=f"{target}: {message}")
+                show(f"{target}: {message}")
 
             variant = make_variant(art, target, threads=n_threads, on_step=step)
             made = variant.artifact
@@ -214,4 +250,40 @@ def quantize(
                 made.sha256[:12],
                 Text(made.origin.describe()),
             )
+    stdout_console().print(table)
+
+
+EXPORT_FORMATS = (ORT_FORMAT,)
+
+
+@app.command("export")
+def export(
+    model: str = typer.Argument(..., help=MODEL_HELP),
+    to_format: str = typer.Option(
+        ORT_FORMAT, "--format", help="Target format: ort-genai (ONNX Runtime GenAI folder)."
+    ),
+    precision: str = typer.Option(
+        DEFAULT_PRECISION, help="ONNX Runtime GenAI precision: int4 (its quantizer) or fp32."
+    ),
+) -> None:
+    """Export a model for another framework, from the highest-precision file in its lineage
+    (made and cached; needs pip install 'melt[convert]')."""
+    if to_format not in EXPORT_FORMATS:
+        raise MeltError(f"--format: unknown '{to_format}' (valid: {', '.join(EXPORT_FORMATS)})")
+    art = resolve_model(model)
+    with step_progress("looking in the cache") as show:
+        made = export_ort_genai(art, precision, on_step=show)
+    table = Table(title=f"{art.name} as {to_format} {precision}", show_header=False)
+    table.add_column("key")
+    table.add_column("value")
+    result = made.artifact
+    for key, value in (
+        ("result", made.action),
+        ("path", str(result.path)),
+        ("sha256 (over its files)", result.sha256),
+        ("size", f"{fmt_bytes(result.size_bytes)} ({result.size_bytes} bytes)"),
+        ("files", ", ".join(sorted(p.name for p in result.path.iterdir()))),
+        ("provenance", result.origin.describe()),
+    ):
+        table.add_row(key, Text(value))
     stdout_console().print(table)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.table import Table
 
 from melt.errors import MeltError
 from melt.report.console import stdout_console
+from melt.report.runs import names_table, run_table, runs_table, turns_table
 from melt.report.samples import (
     all_series,
     pick_series,
@@ -18,7 +18,7 @@ from melt.report.samples import (
     sources_text,
     summarise_series,
 )
-from melt.report.units import fmt, fmt_bytes
+from melt.report.selection import resolve_reference
 from melt.store import Store, open_store
 from melt.store.export import (
     CSV_TABLES,
@@ -29,6 +29,7 @@ from melt.store.export import (
     origin_ns,
     probe_sources,
 )
+from melt.store.names import check_name, save_name, saved_names
 from melt.store.samples import run_samples, run_sampling
 
 app = typer.Typer(help="Runs in the results store.", no_args_is_help=True)
@@ -54,48 +55,54 @@ EXPORT_HELP = "\n\n".join(
 )
 
 
-def _median(summary: dict | None, name: str) -> float | None:
-    if not summary:
-        return None
-    return (summary.get("aggregates", {}).get(name) or {}).get("median")
-
-
 @app.command("list")
 def list_runs(
     store: str = typer.Option(None, help=STORE_HELP),
-    limit: int = typer.Option(50, help="Show the newest N runs."),
+    limit: int = typer.Option(50, min=1, help="Show the newest N runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run rows as one JSON list."),
 ) -> None:
     """The newest runs, one line each."""
-    rows = open_store(store).list_runs(limit)
-    table = Table()
-    for column in (
-        "id",
-        "exp",
-        "started (UTC)",
-        "status",
-        "model",
-        "quant",
-        "threads",
-        "turns",
-        "TTFT s",
-        "decode tok/s",
-    ):
-        table.add_column(column)
-    for r in rows:
-        turns = (r["summary"] or {}).get("aggregates", {}).get("turns")
-        table.add_row(
-            str(r["id"]),
-            str(r["experiment_id"]),
-            r["started_at"][:19],
-            r["status"],
-            r["model_name"],
-            r["model_quant"],
-            fmt(r["threads"]),
-            fmt(turns),
-            fmt(_median(r["summary"], "ttft_s"), 3),
-            fmt(_median(r["summary"], "decode_tok_per_s"), 1),
-        )
-    stdout_console().print(table)
+    rows = open_store(store, create=False).list_runs(limit)
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    stdout_console().print(runs_table(rows))
+
+
+@app.command("name")
+def name(
+    name: str = typer.Argument(
+        ..., help="The name: a letter or _ first, then letters, digits, _ . -"
+    ),
+    reference: str = typer.Argument(..., metavar="REF", help="A run id, exp:ID or a saved name."),
+    store: str = typer.Option(None, help=STORE_HELP),
+) -> None:
+    """Save NAME for a run or experiment, for 'melt compare NAME ...' and 'melt report NAME'.
+    Saving a name again moves it (and says where it pointed)."""
+    check_name(name)
+    target, runs = resolve_reference(open_store(store, create=False), reference)
+    before = save_name(open_store(store, write=True), name, target)
+    shown = f"{name} → {target} ({len(runs)} run(s))"
+    if before is None or before == target:
+        print(shown)
+    else:
+        print(f"{shown}; it pointed at {before} before")
+
+
+@app.command("names")
+def names(
+    store: str = typer.Option(None, help=STORE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the names as one JSON list."),
+) -> None:
+    """The names saved with 'melt runs name', each with the run id or exp:ID it stands for."""
+    rows = saved_names(open_store(store, create=False))
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        print("no saved names (save one with 'melt runs name NAME RUN_ID|exp:ID')")
+        return
+    stdout_console().print(names_table(rows))
 
 
 def _print_samples(db: Store, run_id: int, series_name: str | None) -> None:
@@ -136,76 +143,17 @@ def show(
     """Everything stored about one run: settings, environment, turns, and each sample
     series the probes stored (unit, measured/ESTIMATED and by which probe, n, achieved
     rate, min/median/max, first/last time) with the sampler's record."""
-    db = open_store(store)
+    db = open_store(store, create=False)
     run = db.run(run_id)
     if series is not None:
         _print_samples(db, run_id, series)
         return
     env = run.pop("environment") or {}
     console = stdout_console()
-    table = Table(show_header=False, title=f"run {run_id}", title_justify="left")
-    table.add_column("key")
-    table.add_column("value")
-    for key in (
-        "status",
-        "error",
-        "started_at",
-        "ended_at",
-        "device",
-        "framework_version",
-        "model_name",
-        "model_path",
-        "model_sha256",
-        "model_quant",
-        "workload_name",
-        "workload_conversations",
-        "threads",
-        "ctx",
-        "batch",
-        "max_new_tokens",
-        "seed",
-        "warmup_turns",
-        "load_time_s",
-        "decode_consistency_rel_diff",
-    ):
-        table.add_row(key, str(run[key]))
-    for key in ("model_size_bytes", "model_bytes", "model_rss_bytes", "peak_rss_bytes"):
-        table.add_row(key, fmt_bytes(run[key]))
-    for key in ("host", "cpu_model", "physical_cores", "ram_bytes", "os", "kernel", "python"):
-        table.add_row(f"env.{key}", str(env.get(key)))
-    console.print(table)
+    console.print(run_table(run_id, run, env))
     if run["summary"]:
         console.print_json(json.dumps(run["summary"]["aggregates"]))
-    turns = Table(title="turns", title_justify="left")
-    for column in (
-        "conv",
-        "turn",
-        "warmup",
-        "prompt",
-        "eval",
-        "reused",
-        "gen",
-        "stop",
-        "TTFT s",
-        "prefill tok/s",
-        "decode tok/s",
-    ):
-        turns.add_column(column)
-    for t in db.turns(run_id):
-        turns.add_row(
-            str(t["conversation_index"]),
-            str(t["turn_index"]),
-            "yes" if t["warmup"] else "",
-            str(t["prompt_tokens"]),
-            str(t["prompt_tokens_evaluated"]),
-            str(t["prompt_tokens_reused"]),
-            str(t["generated_tokens"]),
-            t["stop_reason"],
-            fmt(t["ttft_s"], 3),
-            fmt(t["prefill_tok_per_s"], 1),
-            fmt(t["decode_tok_per_s"], 1),
-        )
-    console.print(turns)
+    console.print(turns_table(db.turns(run_id)))
     _print_samples(db, run_id, None)
 
 
@@ -226,7 +174,7 @@ def export(
         raise MeltError(f"--format must be json or csv (got '{format}')")
     if table not in CSV_TABLES:
         raise MeltError(f"--table must be {' or '.join(CSV_TABLES)} (got '{table}')")
-    db = open_store(store)
+    db = open_store(store, create=False)
     if format == "json":
         if table != "turns":
             raise MeltError("--table applies to --format csv; the JSON document has every table")

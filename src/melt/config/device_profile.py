@@ -16,10 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from melt.errors import MeltError
+from melt.files import load_yaml, require_mapping, validate
 
 
 class CpuPowerModel(BaseModel):
@@ -39,23 +38,7 @@ class DeviceProfile(BaseModel):
 
 
 def load_device_profile(path: Path) -> DeviceProfile:
-    where = f"device profile '{path}'"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise MeltError(f"{where} not found (pass --device-profile FILE.yaml)") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise MeltError(f"{where} is not readable YAML ({exc})") from None
-    try:
-        return DeviceProfile.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = ".".join(str(p) for p in error["loc"])
-        if error["type"] == "extra_forbidden":
-            raise MeltError(
-                f"{where}: unknown key '{loc}' (known keys: name, battery_capacity_mah, "
-                "power_model.idle_w, power_model.active_w_per_core, power_model.source)"
-            ) from None
-        raise MeltError(
-            f"{where}: {loc}: {error['msg'].lower()} (got {error.get('input')!r})"
-        ) from None
+    what = "device profile"
+    data = load_yaml(path, what, "pass --device-profile FILE.yaml")
+    where = f"{what} '{path}'"
+    return validate(DeviceProfile, dict(require_mapping(data, where)), where)

@@ -12,13 +12,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from melt.config.model_defaults import defaults_for
-from melt.config.settings import RunSettings, default_threads
+from melt.config.settings import FRAMEWORK_SETTINGS, RunSettings, default_threads, engine_settings
 from melt.errors import MeltError
+from melt.files import describe_validation, load_yaml, require_mapping
 from melt.models.quant_types import QUANT_TYPES
+
+# What `quants` names for each framework: a GGUF quantization for llama.cpp, an export
+# precision (the model builder's quantizer) for ONNX Runtime GenAI.
+FRAMEWORK_VARIANTS: dict[str, tuple[str, ...]] = {
+    "llama.cpp": tuple(QUANT_TYPES),
+    "onnxruntime-genai": ("int4", "fp32"),
+}
 
 Positive = Annotated[int, Field(gt=0)]
 
@@ -41,8 +55,11 @@ class Experiment(BaseModel):
 
     name: str = "bench"
     models: list[str] = Field(default_factory=lambda: ["smollm2-135m-instruct"], min_length=1)
+    framework: str = "llama.cpp"  # before `quants`, whose names depend on it
     quants: list[str] = Field(default_factory=list)
-    framework: str = "llama.cpp"
+    # The framework's own settings (e.g. flash_attn for llama.cpp, provider for ONNX Runtime
+    # GenAI), validated against its settings model: a key it does not have is an error.
+    engine: dict[str, Any] = Field(default_factory=dict)
     threads: list[Positive] = Field(default_factory=list)
     ctx: list[Positive] = Field(default_factory=list)
     batch: list[Positive] = Field(default_factory=lambda: [512], min_length=1)
@@ -53,15 +70,22 @@ class Experiment(BaseModel):
     repeats: Positive = 1
     warmup_turns: int = Field(1, ge=0)
 
+    @field_validator("framework")
+    @classmethod
+    def _known_framework(cls, value: str) -> str:
+        if value not in FRAMEWORK_SETTINGS:
+            known = ", ".join(sorted(FRAMEWORK_SETTINGS))
+            raise ValueError(f"unknown framework '{value}' (known: {known})")
+        return value
+
     @field_validator("quants")
     @classmethod
-    def _known_quants(cls, value: list[str]) -> list[str]:
+    def _known_quants(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        valid = FRAMEWORK_VARIANTS.get(info.data.get("framework", "llama.cpp"), ())
         names = [q.strip().lower() for q in value]
-        unknown = [q for q in names if q not in QUANT_TYPES]
+        unknown = [q for q in names if q not in valid]
         if unknown:
-            raise ValueError(
-                f"unknown quantization '{unknown[0]}' (valid: {', '.join(QUANT_TYPES)})"
-            )
+            raise ValueError(f"unknown quantization '{unknown[0]}' (valid: {', '.join(valid)})")
         return names
 
 
@@ -74,8 +98,12 @@ class Cell:
     settings: RunSettings
 
 
-def expand(experiment: Experiment) -> list[Cell]:
-    """The cartesian product, with per-model defaults filling what the experiment leaves."""
+def expand(experiment: Experiment, flags: dict[str, str] | None = None) -> list[Cell]:
+    """The cartesian product, with per-model defaults filling what the experiment leaves;
+    the framework's own settings are checked here (`flags` names them as CLI flags)."""
+    refused = FRAMEWORK_SETTINGS[experiment.framework].shared_not_applied
+    given = experiment.model_dump(include=experiment.model_fields_set & refused)
+    engine = engine_settings(experiment.framework, {**experiment.engine, **given}, flags)
     cells = []
     quants: list[str | None] = list(experiment.quants) or [None]
     for model, quant in itertools.product(experiment.models, quants):
@@ -89,23 +117,20 @@ def expand(experiment: Experiment) -> list[Cell]:
             experiment.max_new_tokens or [d.max_new_tokens],
         ):
             settings = RunSettings(
-                threads=threads, ctx=ctx, batch=batch, max_new_tokens=max_new, sampling=sampling
+                threads=threads,
+                ctx=ctx,
+                batch=batch,
+                max_new_tokens=max_new,
+                sampling=sampling,
+                engine=engine,
             )
             cells.append(Cell(model, quant, settings))
     return cells
 
 
 def describe_error(exc: ValidationError, where: str, flags: dict[str, str] | None = None) -> str:
-    """One line naming the first offending field (as a YAML path or a CLI flag)."""
-    error = exc.errors()[0]
-    loc = ".".join(str(p) for p in error["loc"])
-    top = str(error["loc"][0]) if error["loc"] else ""
-    name = (flags or {}).get(top, loc)
-    if error["type"] == "extra_forbidden":
-        known = ", ".join(Experiment.model_fields)
-        return f"{where}: unknown key '{loc}' (known keys: {known})"
-    got = error.get("input")
-    return f"{where}: {name}: {error['msg'].lower()} (got {got!r})"
+    """One line naming the first offending field (as a YAML key path or a CLI flag)."""
+    return describe_validation(exc, where, Experiment, flags)
 
 
 def experiment_from(
@@ -119,19 +144,6 @@ def experiment_from(
 
 def load_experiment_file(path: Path) -> dict[str, Any]:
     """The raw mapping of an experiment YAML (validated later, after CLI overrides)."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MeltError(f"experiment file '{path}' not found (pass --config FILE.yaml)") from None
-    except OSError as exc:
-        raise MeltError(f"experiment file '{path}' is not readable ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise MeltError(f"experiment file '{path}'{where}: {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise MeltError(f"experiment file '{path}': top level must be a mapping of keys")
-    return data
+    what = "experiment file"
+    data = load_yaml(path, what, "pass --config FILE.yaml")
+    return dict(require_mapping(data, f"{what} '{path}'"))

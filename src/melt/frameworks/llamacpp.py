@@ -8,33 +8,54 @@ between llama.cpp's own decode steps; `benchmarks/decode_overhead.py` measures w
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import llama_cpp as llama
 
-from melt.config import RunSettings, SamplingSettings
 from melt.errors import MeltError
-from melt.frameworks.base import register_framework
+from melt.frameworks.base import FrameworkDefaults, register_framework
 from melt.frameworks.chat_template import CHATML_TEMPLATE, ChatTemplate
+from melt.frameworks.common import ChatEngine, Generation, generate, rss_bytes
+from melt.frameworks.llamacpp_threadpool import Threadpool
 from melt.llama_backend import init_backend
-from melt.models import Artifact
-from melt.traces import EngineTimers, LoadTrace, TurnTrace
-from melt.workloads import Conversation
+from melt.traces import EngineTimers, LoadTrace
+
+if TYPE_CHECKING:  # settings and artifacts arrive as plain attributes on a device's runner
+    from melt.config import RunSettings, SamplingSettings
+    from melt.config.settings import LlamaCppSettings
+    from melt.models import Artifact
 
 log = logging.getLogger(__name__)
 
-STOP_EOG = "eog"
-STOP_LENGTH = "max_new_tokens"
-STOP_CONTEXT = "context_full"
+
+FLASH_ATTN = {
+    "auto": llama.LLAMA_FLASH_ATTN_TYPE_AUTO,
+    "off": llama.LLAMA_FLASH_ATTN_TYPE_DISABLED,
+    "on": llama.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+}
+# ggml_type of each KV cache type name (ggml.h).
+GGML_TYPES = {
+    "f32": 0,
+    "f16": 1,
+    "q4_0": 2,
+    "q4_1": 3,
+    "q5_0": 6,
+    "q5_1": 7,
+    "q8_0": 8,
+    "iq4_nl": 20,
+    "bf16": 30,
+}
 
 
-def load_model(artifact: Artifact, *, vocab_only: bool) -> Any:
+def load_model(artifact: Artifact, *, vocab_only: bool, mmap: bool = True) -> Any:
     init_backend()
     params = llama.llama_model_default_params()
     params.vocab_only = vocab_only
+    params.use_mmap = mmap
     model = llama.llama_model_load_from_file(str(artifact.path).encode(), params)
     if not model:
         raise MeltError(
@@ -44,10 +65,17 @@ def load_model(artifact: Artifact, *, vocab_only: bool) -> Any:
     return model
 
 
-def _rss_bytes() -> int:
-    import psutil
-
-    return int(psutil.Process().memory_info().rss)
+def own_settings(settings: RunSettings) -> LlamaCppSettings:
+    """llama.cpp's own knobs from the run's settings, or a one-line error when they are
+    another framework's. Read by attribute: on a device's runner the settings are the
+    controller's validated values without pydantic (melt.runners.wire.Namespace)."""
+    engine = settings.engine
+    if getattr(engine, "framework", None) != "llama.cpp":
+        raise MeltError(
+            f"llama.cpp got settings for {getattr(engine, 'framework', '?')} "
+            f"(pass --framework {getattr(engine, 'framework', 'llama.cpp')}, or llama.cpp's)"
+        )
+    return engine
 
 
 class Vocab:
@@ -121,36 +149,40 @@ def _sampler_chain(sampling: SamplingSettings, n_vocab: int) -> Any:
     return chain
 
 
-def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n
-
-
-class LlamaCppEngine:
+class LlamaCppEngine(ChatEngine):
     """A llama.cpp model + context + sampler chain serving one conversation at a time."""
 
     def __init__(self, artifact: Artifact, settings: RunSettings) -> None:
         self.settings = settings
-        rss_before = _rss_bytes()
+        own = own_settings(settings)
+        rss_before = rss_bytes()
         start = time.monotonic_ns()
-        self._model = load_model(artifact, vocab_only=False)
+        self._model = load_model(artifact, vocab_only=False, mmap=own.mmap)
         params = llama.llama_context_default_params()
         params.n_ctx = settings.ctx
         params.n_batch = settings.batch
         params.n_ubatch = settings.batch
         params.n_threads = settings.threads
         params.n_threads_batch = settings.threads
+        params.flash_attn_type = FLASH_ATTN[own.flash_attn]
+        params.type_k = GGML_TYPES[own.cache_type_k]
+        params.type_v = GGML_TYPES[own.cache_type_v]
         params.no_perf = False
         self._ctx = llama.llama_init_from_model(self._model, params)
         if not self._ctx:
             llama.llama_model_free(self._model)
             raise MeltError(
-                f"llama.cpp could not create a context of {settings.ctx} tokens "
-                "(lower --ctx or free memory)"
+                f"llama.cpp could not create a context of {settings.ctx} tokens with K/V cache "
+                f"{own.cache_type_k}/{own.cache_type_v} and flash attention {own.flash_attn} "
+                "(lower --ctx or free memory; a quantized V cache needs --flash-attn on)"
             )
+        self._threadpool = Threadpool(
+            self._ctx,
+            settings.threads,
+            cpu_mask=own.cpu_mask,
+            strict=own.cpu_strict,
+            poll=own.poll,
+        )
         load_ns = time.monotonic_ns() - start
         self._vocab = Vocab(self._model)
         self._template = self._vocab.chat_template()
@@ -167,7 +199,7 @@ class LlamaCppEngine:
             model_bytes=int(llama.llama_model_size(self._model)),
             model_params=int(llama.llama_model_n_params(self._model)),
             rss_before_bytes=rss_before,
-            rss_after_bytes=_rss_bytes(),
+            rss_after_bytes=rss_bytes(),
             context_tokens=int(llama.llama_n_ctx(self._ctx)),
             system_info=llama.llama_print_system_info().decode(errors="replace"),
         )
@@ -175,116 +207,54 @@ class LlamaCppEngine:
     def tokenize(self, text: str) -> list[int]:
         return self._vocab.tokenize(text)
 
-    def _prompt(self, messages: Sequence[dict[str, str]]) -> list[int]:
-        return self._vocab.tokenize(self._template.render(messages, add_generation_prompt=True))
-
-    def chat_prompt_tokens(self, user_turns: Sequence[str]) -> int:
-        return len(self._prompt([{"role": "user", "content": t} for t in user_turns]))
-
     def reset(self) -> None:
         """Forget the KV cache and sampler state: conversations are independent."""
         llama.llama_memory_clear(self._memory, True)
         llama.llama_sampler_reset(self._sampler)
         self._cached = []
 
-    def converse(
-        self, conversation: Conversation, conversation_index: int, *, warmup: bool = False
-    ) -> Iterator[TurnTrace]:
-        self.reset()
-        messages: list[dict[str, str]] = []
-        for turn_index, user_text in enumerate(conversation.turns):
-            trace, reply = self._turn(messages, user_text, conversation_index, turn_index, warmup)
-            messages.append({"role": "user", "content": user_text})
-            messages.append({"role": "assistant", "content": reply})
-            yield trace
-
-    def _fit_history(self, messages: list[dict[str, str]], user_text: str) -> tuple[list[int], int]:
-        """Templated prompt tokens, dropping the oldest exchanges as a chat app must when
-        the history plus the reply budget no longer fits the context."""
-        budget = self.n_ctx - self.settings.max_new_tokens
-        history = list(messages)
-        dropped = 0
-        while True:
-            tokens = self._prompt([*history, {"role": "user", "content": user_text}])
-            if len(tokens) <= budget or not history:
-                break
-            history = history[2:]
-            dropped += 1
-        if len(tokens) > budget:
-            raise MeltError(
-                f"--ctx {self.n_ctx} is too small for a turn of {len(tokens)} prompt tokens plus "
-                f"{self.settings.max_new_tokens} new tokens; raise --ctx"
-            )
-        return tokens, dropped
-
-    def _turn(
-        self,
-        messages: list[dict[str, str]],
-        user_text: str,
-        conversation_index: int,
-        turn_index: int,
-        warmup: bool,
-    ) -> tuple[TurnTrace, str]:
-        wall_anchor = time.time_ns()
-        submit = time.monotonic_ns()
-        cpu_start = time.process_time_ns()
-        tokens, dropped = self._fit_history(messages, user_text)
-
-        reused = common_prefix_length(self._cached, tokens)
-        if reused == len(tokens):
-            reused -= 1  # the last prompt token must be evaluated to get logits
+    def _keep(self, reused: int) -> int:
         if not llama.llama_memory_seq_rm(self._memory, 0, reused, -1):
             llama.llama_memory_clear(self._memory, True)
             reused = 0
         llama.llama_perf_context_reset(self._ctx)
         llama.llama_perf_sampler_reset(self._sampler)
+        return reused
 
-        ctx, sampler, vocab = self._ctx, self._sampler, self._vocab.vocab
-        pending = tokens[reused:]
-        prefill_start = time.monotonic_ns()
+    def _prefill(self, pending: list[int]) -> None:
+        ctx = self._ctx
         for offset in range(0, len(pending), self.n_batch):
             chunk = pending[offset : offset + self.n_batch]
             arr = (llama.llama_token * len(chunk))(*chunk)
             self._check(llama.llama_decode(ctx, llama.llama_batch_get_one(arr, len(chunk))))
         llama.llama_synchronize(ctx)
-        prefill_done = time.monotonic_ns()
 
-        max_new = self.settings.max_new_tokens
-        room = self.n_ctx - len(tokens)
+    def _generate(self, room: int) -> Generation:
+        ctx, sampler = self._ctx, self._sampler
         token_buf = (llama.llama_token * 1)()
         batch = llama.llama_batch_get_one(token_buf, 1)
-        sample, decode, is_eog, now = (
-            llama.llama_sampler_sample,
-            llama.llama_decode,
-            llama.llama_vocab_is_eog,
-            time.monotonic_ns,
-        )
-        stamps: list[int] = []
-        generated: list[int] = []
-        stop = STOP_LENGTH
-        while True:
-            token = sample(sampler, ctx, -1)
-            stamps.append(now())
-            generated.append(token)
-            if is_eog(vocab, token):
-                stop = STOP_EOG
-                break
-            if len(generated) >= max_new:
-                break
-            if len(generated) >= room:
-                stop = STOP_CONTEXT
-                break
-            token_buf[0] = token
-            self._check(decode(ctx, batch))
-        end = time.monotonic_ns()
+        sample, decode, check = llama.llama_sampler_sample, llama.llama_decode, self._check
 
-        # Every sampled token but the last was decoded into the KV cache.
-        self._cached = tokens + generated[:-1]
-        visible = generated[:-1] if stop == STOP_EOG else generated
-        reply = self._vocab.detokenize(visible)
-        perf = llama.llama_perf_context(ctx)
-        sampler_perf = llama.llama_perf_sampler(sampler)
-        engine = EngineTimers(
+        def advance(token: int) -> None:
+            token_buf[0] = token
+            check(decode(ctx, batch))
+
+        return generate(
+            lambda: sample(sampler, ctx, -1),
+            advance,
+            functools.partial(llama.llama_vocab_is_eog, self._vocab.vocab),
+            self.settings.max_new_tokens,
+            room,
+        )
+
+    def _detokenize(self, tokens: list[int]) -> str:
+        return self._vocab.detokenize(tokens)
+
+    def _timers(self) -> EngineTimers:
+        """llama.cpp's perf counters for the turn just served."""
+        perf = llama.llama_perf_context(self._ctx)
+        sampler_perf = llama.llama_perf_sampler(self._sampler)
+        return EngineTimers(
             prefill_ms=perf.t_p_eval_ms,
             prefill_tokens=perf.n_p_eval,
             decode_ms=perf.t_eval_ms,
@@ -299,29 +269,9 @@ class LlamaCppEngine:
                 "n_reused_graphs": perf.n_reused,
                 "t_sample_ms": sampler_perf.t_sample_ms,
                 "n_sample": sampler_perf.n_sample,
+                "source": "llama.cpp perf counters (llama_perf_context, llama_perf_sampler)",
             },
         )
-        trace = TurnTrace(
-            conversation_index=conversation_index,
-            turn_index=turn_index,
-            warmup=warmup,
-            wall_anchor_ns=wall_anchor,
-            submit_ns=submit,
-            prefill_start_ns=prefill_start,
-            prefill_done_ns=prefill_done,
-            token_ns=tuple(stamps),
-            end_ns=end,
-            prompt_tokens=len(tokens),
-            prompt_tokens_evaluated=len(pending),
-            prompt_tokens_reused=reused,
-            stop_reason=stop,
-            output_text=reply,
-            history_turns_dropped=dropped,
-            cpu_time_ns=time.process_time_ns() - cpu_start,
-            rss_bytes=_rss_bytes(),
-            engine=engine,
-        )
-        return trace, reply
 
     @staticmethod
     def _check(status: int) -> None:
@@ -335,13 +285,16 @@ class LlamaCppEngine:
         if getattr(self, "_ctx", None):
             llama.llama_free(self._ctx)
             self._ctx = None
+        if getattr(self, "_threadpool", None):
+            self._threadpool.free()
+            self._threadpool = None
         if getattr(self, "_model", None):
             llama.llama_model_free(self._model)
             self._model = None
 
 
 @register_framework("llama.cpp")
-class LlamaCpp:
+class LlamaCpp(FrameworkDefaults):
     name = "llama.cpp"
 
     def version(self) -> str:
@@ -354,6 +307,31 @@ class LlamaCpp:
     def load(self, artifact: Artifact, settings: RunSettings) -> LlamaCppEngine:
         return LlamaCppEngine(artifact, settings)
 
+    def variant(self, spec: str, quant: str | None, on_step: Callable[[str], None]) -> Artifact:
+        from melt.models import resolve_model
+
+        artifact = resolve_model(spec)
+        if artifact.format != "gguf":
+            raise MeltError(
+                f"'{spec}' is an {artifact.format} model; llama.cpp runs GGUF files "
+                "(pass --framework onnxruntime-genai, or a GGUF model)"
+            )
+        if quant is None:
+            return artifact
+        from melt.models.quantize import make_variant
+
+        return make_variant(artifact, quant, on_step=on_step).artifact
+
     def tokenizer(self, artifact: Artifact) -> Callable[[str], list[int]]:
         vocab = Vocab(load_model(artifact, vocab_only=True))
         return vocab.tokenize
+
+    def prompt_counter(self, artifact: Artifact) -> Callable[[Sequence[str]], int]:
+        vocab = Vocab(load_model(artifact, vocab_only=True))
+        template = vocab.chat_template()
+
+        def count(user_turns: Sequence[str]) -> int:
+            messages = [{"role": "user", "content": t} for t in user_turns]
+            return len(vocab.tokenize(template.render(messages, add_generation_prompt=True)))
+
+        return count

@@ -1,29 +1,50 @@
 """Energy of one sweep cell: the per-turn figures of all its runs pooled, per power source.
 
-One `melt bench` picks one power source for all its runs, but the pooling still keys the
-figures by source and by whether an idle baseline was subtracted: a measured and an
-estimated figure, or a net and a raw one, never end up in one aggregate.
-J per generated token is the decode energy (idle baseline subtracted when one was measured)
-over generated − 1 tokens; decode power is the raw average power over the decode window.
+The runs' energy comes as the store keeps it: each run's energy document (`EnergyReport.
+as_dict()`, in the run's summary), so the sweep table of stored runs and `melt bench --json`
+pool the same figures the same way. One `melt bench` picks one power source for all its
+runs, but the pooling still keys the figures by source and by whether an idle baseline was
+subtracted: a measured and an estimated figure, or a net and a raw one, never end up in one
+aggregate. J per generated token is the decode energy (idle baseline subtracted when one was
+measured) over generated − 1 tokens; decode power is the raw average power over the decode
+window.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from melt.metrics.signals import EnergyReport, PowerSource
 from melt.metrics.stats import Aggregate, aggregate
+from melt.traces.sample import Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class EnergySource:
+    """A power source as a run's energy document names it."""
+
+    description: str
+    probe: str
+    provenance: Provenance
+
+    @property
+    def estimated(self) -> bool:
+        return self.provenance is Provenance.ESTIMATED
 
 
 @dataclass(frozen=True, slots=True)
 class CellEnergy:
-    source: PowerSource
+    source: EnergySource
     runs: int
     baseline_subtracted: bool
     j_per_generated_token: Aggregate
     decode_power_w: Aggregate
+
+    @property
+    def key(self) -> tuple[EnergySource, bool]:
+        """What may share a column: one source, with or without an idle baseline."""
+        return (self.source, self.baseline_subtracted)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,24 +59,33 @@ class CellEnergy:
         }
 
 
-def cell_energy(reports: Sequence[EnergyReport | None]) -> tuple[CellEnergy, ...]:
+def _source(energy: Mapping[str, Any]) -> EnergySource:
+    return EnergySource(
+        str(energy["source"]), str(energy["probe"]), Provenance(str(energy["provenance"]))
+    )
+
+
+def _decode_powers(turns: Sequence[Mapping[str, Any]]) -> list[float]:
+    return [t["decode"]["avg_power_w"] for t in turns if t.get("decode") is not None]
+
+
+def cell_energy(documents: Sequence[Mapping[str, Any] | None]) -> tuple[CellEnergy, ...]:
     """One pooled figure per power source (and baseline use) among the runs' energy
-    reports, in order of first appearance; runs without a report are left out."""
-    groups: dict[tuple[PowerSource, bool], list[EnergyReport]] = {}
-    for report in reports:
-        if report is not None:
-            groups.setdefault((report.source, report.baseline_w is not None), []).append(report)
+    documents, in order of first appearance; runs without energy are left out."""
+    groups: dict[tuple[EnergySource, bool], list[Mapping[str, Any]]] = {}
+    for energy in documents:
+        if energy:
+            key = (_source(energy), energy.get("idle_baseline_w") is not None)
+            groups.setdefault(key, []).append(energy)
     return tuple(
         CellEnergy(
             source=source,
             runs=len(group),
             baseline_subtracted=baseline,
             j_per_generated_token=aggregate(
-                [t.j_per_generated_token for r in group for t in r.turns]
+                [t["j_per_generated_token"] for e in group for t in e["turns"]]
             ),
-            decode_power_w=aggregate(
-                [t.decode.avg_power_w for r in group for t in r.turns if t.decode is not None]
-            ),
+            decode_power_w=aggregate([w for e in group for w in _decode_powers(e["turns"])]),
         )
         for (source, baseline), group in groups.items()
     )

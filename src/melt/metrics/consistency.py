@@ -8,6 +8,12 @@ samples, the first in the prompt phase). The engine's step time is therefore
 eval time / eval count + sample time / sample count, and the comparison is like for like:
 what remains is time neither of llama.cpp's timers covers (our loop, llama.cpp's untimed
 graph preparation).
+
+A server (llama-server) reports the same two figures in its `timings`: `predicted_ms` runs
+from its first sampled token to its last, so it spans the n − 1 decode steps with their
+sampling, and the engine stores it as decode time over n − 1 decode tokens with no separate
+sampler timer. Our timestamps are then chunk arrival times on the controller, and what
+remains is transport (HTTP, SSE framing, the network) and the server's untimed work.
 """
 
 from __future__ import annotations
@@ -55,7 +61,12 @@ def decode_consistency(traces: Iterable[TurnTrace]) -> DecodeConsistency | None:
     turns = 0
     for trace in traces:
         engine = trace.engine
-        if engine is None or trace.generated_tokens < 2 or engine.decode_tokens < 1:
+        if (
+            engine is None
+            or engine.decode_ms is None
+            or not engine.decode_tokens
+            or trace.generated_tokens < 2
+        ):
             continue
         turns += 1
         steps += trace.generated_tokens - 1

@@ -107,7 +107,7 @@ class TurnWindows:
     first_token_ns: int | None
     last_token_ns: int | None
     end_ns: int
-    prompt_tokens_evaluated: int
+    prompt_tokens_evaluated: int | None
     generated_tokens: int
 
 

@@ -10,7 +10,7 @@ summed wall time of the nodes given.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -77,9 +77,13 @@ def module_shares(timings: Sequence[OpTiming]) -> list[OpShare]:
     )
 
 
-def graph_shares(timings: Sequence[OpTiming]) -> list[OpShare]:
-    """Per-graph table (one graph per evaluated batch or profiled function), largest first."""
-    return _shares(timings, key=lambda t: t.graph_index, label=lambda k: f"graph {k}")
+def graph_shares(
+    timings: Sequence[OpTiming], names: Mapping[int, str] | None = None
+) -> list[OpShare]:
+    """Per-graph table (one graph per evaluated batch or profiled function), largest first;
+    a graph is labelled by `names` (e.g. ``decode [0]``) when given, else ``graph N``."""
+    known = names or {}
+    return _shares(timings, key=lambda t: t.graph_index, label=lambda k: known.get(k, f"graph {k}"))
 
 
 def graph_totals_us(timings: Sequence[OpTiming]) -> dict[int, float]:

@@ -14,8 +14,8 @@ AGGREGATED_FIELDS = ("ttft_s", "prefill_tok_per_s", "decode_tok_per_s", "e2e_s",
 @dataclass(frozen=True, slots=True)
 class TurnAggregates:
     turns: int
-    prompt_tokens_evaluated: int
-    prompt_tokens_reused: int
+    prompt_tokens_evaluated: int | None
+    prompt_tokens_reused: int | None
     generated_tokens: int
     ttft_s: Aggregate
     prefill_tok_per_s: Aggregate
@@ -37,13 +37,21 @@ class TurnAggregates:
 
 @dataclass(frozen=True, slots=True)
 class MeasuredTurn:
-    """What aggregation needs from one turn: its metrics and token counts."""
+    """What aggregation needs from one turn: its metrics and token counts (None: the
+    framework did not say)."""
 
     metrics: TurnMetrics
-    prompt_tokens_evaluated: int
-    prompt_tokens_reused: int
+    prompt_tokens_evaluated: int | None
+    prompt_tokens_reused: int | None
     generated_tokens: int
     warmup: bool
+
+
+def _known_sum(values: Sequence[int | None]) -> int | None:
+    """The total, or None when any part is unknown: a partial sum would be a wrong record."""
+    if any(v is None for v in values):
+        return None
+    return sum(v for v in values if v is not None)
 
 
 def aggregate_turns(turns: Sequence[MeasuredTurn]) -> TurnAggregates:
@@ -54,8 +62,8 @@ def aggregate_turns(turns: Sequence[MeasuredTurn]) -> TurnAggregates:
     }
     return TurnAggregates(
         turns=len(measured),
-        prompt_tokens_evaluated=sum(t.prompt_tokens_evaluated for t in measured),
-        prompt_tokens_reused=sum(t.prompt_tokens_reused for t in measured),
+        prompt_tokens_evaluated=_known_sum([t.prompt_tokens_evaluated for t in measured]),
+        prompt_tokens_reused=_known_sum([t.prompt_tokens_reused for t in measured]),
         generated_tokens=sum(t.generated_tokens for t in measured),
         **columns,
     )

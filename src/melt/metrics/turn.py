@@ -3,7 +3,8 @@
 * TTFT = first token time − submit time.
 * Prefill tok/s = prompt tokens evaluated / prefill time, where prefill time runs from the
   prompt handed to the engine (or submit, when the framework does not say) to prefill done
-  (or the first token, when the framework does not say).
+  (or the first token, when the framework does not say); unknown (None) when the framework
+  cannot say how many prompt tokens it evaluated.
 * Decode tok/s = (generated − 1) / (last token time − first token time).
 * End-to-end latency = end time − submit time.
 """
@@ -50,7 +51,7 @@ def turn_metrics(trace: TurnTrace) -> TurnMetrics:
     decode = decode_seconds(trace)
     prefill_rate = (
         trace.prompt_tokens_evaluated / prefill
-        if prefill and trace.prompt_tokens_evaluated > 0
+        if prefill and trace.prompt_tokens_evaluated
         else None
     )
     decode_rate = (trace.generated_tokens - 1) / decode if decode else None

@@ -1,4 +1,4 @@
-"""A model artifact: one file on disk, what it holds, and where it came from."""
+"""A model artifact: one file (or one folder) on disk, what it holds, and where it came from."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ class Origin:
 
 @dataclass(frozen=True, slots=True)
 class Artifact:
-    """A model file identified by content: two artifacts with one sha256 are one model."""
+    """A model identified by content: two artifacts with one sha256 are one model. `path` is a
+    file (GGUF) or a folder (an ONNX Runtime GenAI model: graph, weights, genai_config.json,
+    tokenizer), whose sha256 is `sha256_of_folder`'s."""
 
     name: str
     path: Path
@@ -65,7 +67,7 @@ def sha256_of(path: Path) -> str:
     known = _read_index().get(_index_key(path))
     if known is not None:
         return str(known)
-    digest = _hash_file(path)
+    digest = hash_file(path)
     remember_sha256(path, digest)
     return digest
 
@@ -96,9 +98,23 @@ def remember_sha256(path: Path, digest: str) -> None:
         log.debug("could not remember the sha256 of %s: %s", path, exc)
 
 
-def _hash_file(path: Path) -> str:
+def hash_file(path: Path) -> str:
+    """The full sha256 of a file, read now (no index): what verification compares."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(_HASH_CHUNK_BYTES):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def sha256_of_folder(path: Path) -> str:
+    """Hex sha256 over a folder's files: each file's relative path and sha256, sorted by path,
+    so the same files give the same hash wherever the folder lives and whatever its name."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_of(file)}\n".encode())
+    return digest.hexdigest()
+
+
+def size_of_folder(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

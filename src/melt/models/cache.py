@@ -1,9 +1,10 @@
 """The model cache: artifacts addressed by content hash, each with a JSON sidecar.
 
 Layout under `cache_dir()/models` (`~/.cache/melt/models`, moved by `MELT_CACHE`):
-`<sha256>.gguf` is the file, `<sha256>.json` what it is and where it came from. A file is
-written to a temporary name in the same directory and renamed only once complete, so an
-interrupted write or a full disk never leaves a partial artifact under a real name.
+`<sha256>.gguf` is the file (`<sha256>.<format>/` a folder artifact, such as an ONNX Runtime
+GenAI model), `<sha256>.json` what it is and where it came from. A file or folder is written to
+a temporary name in the same directory and renamed only once complete, so an interrupted write
+or a full disk never leaves a partial artifact under a real name.
 """
 
 from __future__ import annotations
@@ -21,7 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from melt.errors import MeltError
-from melt.models.artifact import Artifact, Origin, cache_dir, remember_sha256, sha256_of
+from melt.models.artifact import (
+    Artifact,
+    Origin,
+    cache_dir,
+    hash_file,
+    remember_sha256,
+    sha256_of,
+    sha256_of_folder,
+    size_of_folder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +54,79 @@ def _file(meta: dict[str, Any], sha256: str) -> Path:
 
 
 def load(sha256: str) -> Artifact | None:
-    """The cached artifact with this content hash, or None."""
+    """The cached artifact with this content hash, verified (`verified`), or None."""
     sidecar = _sidecar(sha256)
     try:
         meta = json.loads(sidecar.read_text())
     except (OSError, ValueError):
         return None
-    path = _file(meta, sha256)
-    if not path.is_file():
+    return verified(meta, sidecar)
+
+
+def verified(meta: dict[str, Any], sidecar: Path) -> Artifact | None:
+    """The entry's artifact once its file is what the sidecar says it is, so nothing is
+    measured under a sha256 its bytes do not have.
+
+    Size and mtime are compared with the sidecar's on every use; when either changed (or
+    the sidecar predates mtimes) the whole file is hashed again. A file whose hash still
+    matches gets its new mtime recorded. A damaged variant that melt made (a sidecar with a
+    `derivation`) is reported with its path and removed, so it is made again (None); any
+    other damaged entry is refused with a `MeltError`. A missing file is None.
+    """
+    path = _file(meta, sidecar.stem)
+    if path.is_dir():
+        return _verified_folder(meta, sidecar, path)
+    try:
+        stat = path.stat()
+    except OSError:
         return None
-    return _artifact(meta, path)
+    same = stat.st_size == meta.get("size_bytes") and stat.st_mtime_ns == meta.get("mtime_ns")
+    if same:
+        return _artifact(meta, path)
+    actual = hash_file(path)
+    if actual == meta.get("sha256") and stat.st_size == meta.get("size_bytes"):
+        _write_sidecar(sidecar, {**meta, "mtime_ns": stat.st_mtime_ns})
+        return _artifact(meta, path)
+    problem = (
+        f"cached model '{path}' is damaged: its bytes hash to {actual[:12]}…, "
+        f"{stat.st_size} bytes, its index entry '{sidecar}' says {str(meta.get('sha256'))[:12]}…, "
+        f"{meta.get('size_bytes')} bytes"
+    )
+    if not meta.get("derivation"):
+        raise MeltError(f"{problem}; delete both files and fetch or convert the model again")
+    log.warning("%s; removing it to make it again", problem)
+    path.unlink(missing_ok=True)
+    sidecar.unlink(missing_ok=True)
+    return None
+
+
+def _verified_folder(meta: dict[str, Any], sidecar: Path, path: Path) -> Artifact | None:
+    """A folder artifact (an ONNX Runtime GenAI model): its files' total size must be the
+    sidecar's, and when it is not, its content hash is checked; a damaged folder melt made
+    is removed to be made again, any other is refused."""
+    if size_of_folder(path) == meta.get("size_bytes"):
+        return _artifact(meta, path)
+    actual = sha256_of_folder(path)
+    if actual == meta.get("sha256"):
+        return _artifact(meta, path)
+    problem = f"cached model folder '{path}' is damaged: its files hash to {actual[:12]}…"
+    if not meta.get("derivation"):
+        raise MeltError(f"{problem}; delete it and its '{sidecar}' and make it again")
+    log.warning("%s; removing it to make it again", problem)
+    shutil.rmtree(path, ignore_errors=True)
+    sidecar.unlink(missing_ok=True)
+    return None
+
+
+def _write_sidecar(sidecar: Path, meta: dict[str, Any]) -> None:
+    """Rewrite an entry's sidecar in place (atomically); failure only costs a re-hash."""
+    tmp = sidecar.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(meta, indent=1))
+        os.replace(tmp, sidecar)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        log.debug("could not update %s: %s", sidecar, exc)
 
 
 def _artifact(meta: dict[str, Any], path: Path) -> Artifact:
@@ -80,10 +153,20 @@ def entries() -> list[tuple[Artifact, dict[str, Any]]]:
         except (OSError, ValueError):
             log.warning("ignoring unreadable cache entry %s", sidecar)
             continue
-        path = _file(meta, sidecar.stem)
-        if path.is_file() and "sha256" in meta:
-            found.append((_artifact(meta, path), meta))
+        artifact = verified(meta, sidecar) if "sha256" in meta else None
+        if artifact is not None:
+            found.append((artifact, meta))
     return found
+
+
+def derivation(sha256: str) -> dict[str, Any]:
+    """How melt made the cached artifact with this hash (its sidecar's `derivation`); empty
+    for one it did not make or does not have."""
+    try:
+        meta = json.loads(_sidecar(sha256).read_text())
+    except (OSError, ValueError):
+        return {}
+    return dict(meta.get("derivation") or {})
 
 
 def find_derived(parent_sha256: str, target: str, tool_version: str) -> Artifact | None:
@@ -99,9 +182,24 @@ def find_derived(parent_sha256: str, target: str, tool_version: str) -> Artifact
     return None
 
 
-def check_free_space(needed_bytes: int) -> None:
+def _made_dir() -> Path:
+    """The models folder, created if need be; an unusable `MELT_CACHE` is one line."""
     folder = models_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".writable-{uuid.uuid4().hex}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise MeltError(
+            f"cannot use the model cache '{folder}' ({exc.strerror or exc}); set MELT_CACHE "
+            "to a writable folder"
+        ) from None
+    return folder
+
+
+def check_free_space(needed_bytes: int) -> None:
+    folder = _made_dir()
     free = shutil.disk_usage(folder).free
     if free < needed_bytes + SPARE_BYTES:
         raise MeltError(
@@ -111,21 +209,30 @@ def check_free_space(needed_bytes: int) -> None:
         )
 
 
+def _partial_path(suffix: str) -> Path:
+    return _made_dir() / f".partial-{uuid.uuid4().hex}{suffix}"
+
+
 @contextlib.contextmanager
 def temp_file(suffix: str = ".gguf") -> Iterator[Path]:
     """A temporary path inside the cache, removed unless it was renamed into place."""
-    folder = models_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise MeltError(
-            f"cannot create the model cache '{folder}' ({exc.strerror}); set MELT_CACHE"
-        ) from None
-    path = folder / f".partial-{uuid.uuid4().hex}{suffix}"
+    path = _partial_path(suffix)
     try:
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def temp_folder(suffix: str) -> Iterator[Path]:
+    """A temporary folder inside the cache (created empty), removed unless it was renamed
+    into place."""
+    path = _partial_path(suffix)
+    path.mkdir()
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def write_error(exc: OSError, what: str) -> MeltError:
@@ -153,6 +260,7 @@ def register(artifact: Artifact) -> Artifact:
         "quant": artifact.quant,
         "sha256": artifact.sha256,
         "size_bytes": artifact.size_bytes,
+        "mtime_ns": artifact.path.stat().st_mtime_ns,
         "origin": asdict(artifact.origin),
         "file": str(artifact.path.relative_to(models_dir().resolve())),
     }
@@ -173,6 +281,7 @@ def add(tmp: Path, name: str, quant: str, origin: Origin, derivation: dict[str, 
         "quant": quant,
         "sha256": sha,
         "size_bytes": tmp.stat().st_size,
+        "mtime_ns": tmp.stat().st_mtime_ns,  # os.replace keeps it
         "origin": asdict(origin),
         "derivation": derivation,
     }
@@ -185,4 +294,35 @@ def add(tmp: Path, name: str, quant: str, origin: Origin, derivation: dict[str, 
         sidecar_tmp.unlink(missing_ok=True)
         raise write_error(exc, f"{name} {quant}") from None
     remember_sha256(final, sha)
+    return _artifact(meta, final)
+
+
+def add_folder(
+    tmp: Path, name: str, fmt: str, quant: str, origin: Origin, derivation: dict[str, Any]
+) -> Artifact:
+    """Move a complete folder from `temp_folder()` into the cache as `<sha256>.<fmt>/`, the
+    hash taken over its files (`sha256_of_folder`)."""
+    sha = sha256_of_folder(tmp)
+    final = models_dir() / f"{sha}.{fmt}"
+    meta = {
+        "name": name,
+        "format": fmt,
+        "quant": quant,
+        "sha256": sha,
+        "size_bytes": size_of_folder(tmp),
+        "origin": asdict(origin),
+        "derivation": derivation,
+        "file": final.name,
+    }
+    sidecar_tmp = tmp.with_name(tmp.name + ".json")
+    try:
+        sidecar_tmp.write_text(json.dumps(meta, indent=1))
+        if final.exists():  # the same files made again: keep the first copy
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, final)
+        os.replace(sidecar_tmp, _sidecar(sha))
+    except OSError as exc:
+        sidecar_tmp.unlink(missing_ok=True)
+        raise write_error(exc, f"{name} {fmt} {quant}") from None
     return _artifact(meta, final)

@@ -74,3 +74,10 @@ def quant_name(reader: Any) -> str:
         return LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_").removeprefix("ALL_")
     except ValueError:
         return f"file_type_{file_type}"
+
+
+def n_params(path: Path) -> int:
+    """The model's parameters: the elements of every tensor in the file (what llama.cpp's
+    `llama_model_n_params` counts), read from the header without loading the weights."""
+    reader = validate_gguf(path)
+    return sum(int(t.n_elements) for t in reader.tensors)

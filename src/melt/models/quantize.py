@@ -21,7 +21,7 @@ from melt.models import cache
 from melt.models.artifact import Artifact, Origin
 from melt.models.dequantize import dequantize_gguf
 from melt.models.dequantize import tool_version as dequantize_version
-from melt.models.gguf_file import quant_name, validate_gguf
+from melt.models.gguf_file import n_params, quant_name, validate_gguf
 from melt.models.quant_types import QUANT_TYPES, is_float, parse_quants
 from melt.models.resolve import bundled_by_sha256
 
@@ -64,13 +64,8 @@ def lineage_root(artifact: Artifact) -> Artifact:
     return current
 
 
-def _n_params(path: Path) -> int:
-    reader = validate_gguf(path)
-    return sum(int(t.n_elements) for t in reader.tensors)
-
-
 def _estimated_bytes(path: Path, target: str) -> int:
-    return int(_n_params(path) * _BITS.get(target, 6.0) / 8)
+    return int(n_params(path) * _BITS.get(target, 6.0) / 8)
 
 
 def _expansion(root: Artifact, float_type: str, on_step: Step) -> tuple[Artifact, str]:

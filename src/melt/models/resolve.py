@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from melt.errors import MeltError
@@ -11,6 +12,7 @@ from melt.models.bundled import BUNDLED
 from melt.models.gguf_file import quant_name, validate_gguf
 from melt.models.hf import convert_hf_dir, is_hf_dir
 from melt.models.hub import fetch_hub, is_hub_spec
+from melt.models.ort_export import ORT_FORMAT, is_ort_folder, validate_ort_folder
 
 # Sources whose files melt itself wrote into the cache; they are indexed there.
 CACHE_SOURCES = ("hf-dir", "hub")
@@ -41,9 +43,14 @@ def resolve_model(spec: str) -> Artifact:
         path = BUNDLED[spec].locate()
         name, origin = spec, Origin(source="bundled", note=f"package {BUNDLED[spec].package}")
     elif (cached := _cached_by_prefix(spec)) is not None:
-        validate_gguf(cached.path)
+        if cached.format == ORT_FORMAT:
+            validate_ort_folder(cached.path)
+        else:
+            validate_gguf(cached.path)
         return cached
-    elif is_hf_dir(local := Path(spec).expanduser()):
+    elif is_ort_folder(local := Path(spec).expanduser()):
+        return _ort_folder(local)
+    elif is_hf_dir(local):
         path, origin = convert_hf_dir(local)
         name = local.resolve().name
     elif is_hub_spec(spec) and not local.exists():
@@ -56,7 +63,7 @@ def resolve_model(spec: str) -> Artifact:
         known = ", ".join(sorted(BUNDLED))
         raise MeltError(
             f"unknown model '{spec}' (known names: {known}; a cached sha256 prefix from "
-            "'melt models list'; or a path to a .gguf file)"
+            "'melt models list'; a path to a .gguf file or an ONNX Runtime GenAI folder)"
         )
     reader = validate_gguf(path)
     resolved = path.resolve()
@@ -76,6 +83,28 @@ def resolve_model(spec: str) -> Artifact:
     return cache.register(artifact) if origin.source in CACHE_SOURCES else artifact
 
 
+def _ort_folder(path: Path) -> Artifact:
+    """An ONNX Runtime GenAI folder: the cached entry when melt exported it, else a new
+    artifact hashed over its files."""
+    from melt.models.artifact import sha256_of_folder, size_of_folder
+
+    validate_ort_folder(path)
+    resolved = path.resolve()
+    sha = sha256_of_folder(resolved)
+    known = cache.load(sha)
+    if known is not None:
+        return known
+    return Artifact(
+        name=resolved.name,
+        path=resolved,
+        format=ORT_FORMAT,
+        quant="onnx",
+        sha256=sha,
+        size_bytes=size_of_folder(resolved),
+        origin=Origin(source="folder"),
+    )
+
+
 def bundled_by_sha256(sha256: str) -> Artifact | None:
     """The bundled model whose file has this sha256, if its package is installed."""
     for name, model in BUNDLED.items():
@@ -86,3 +115,16 @@ def bundled_by_sha256(sha256: str) -> Artifact | None:
         if path.is_file() and sha256_of(path.resolve()) == sha256:
             return resolve_model(name)
     return None
+
+
+def resolve_variant(
+    model: str, quant: str | None, on_step: Callable[[str], None] | None = None
+) -> Artifact:
+    """The artifact for a model name/path and an optional quantization of it (made and
+    cached on first use)."""
+    artifact = resolve_model(model)
+    if quant is None:
+        return artifact
+    from melt.models.quantize import make_variant
+
+    return make_variant(artifact, quant, on_step=on_step).artifact

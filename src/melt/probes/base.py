@@ -9,9 +9,9 @@ is read, returns `Sample`s stamped with the caller's monotonic time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
+from melt.devices.fspath import SysPath
 from melt.traces.sample import Provenance, Sample
 
 
@@ -77,7 +77,7 @@ class Probe(Protocol):
     def read(self, t_ns: int) -> list[Sample]: ...
 
 
-def read_text(path: Path) -> str:
+def read_text(path: SysPath) -> str:
     """The stripped content of a sensor file, or `ProbeReadError` naming it."""
     try:
         return path.read_text().strip()
@@ -85,7 +85,7 @@ def read_text(path: Path) -> str:
         raise ProbeReadError(f"cannot read {path}: {exc}") from None
 
 
-def read_int(path: Path) -> int:
+def read_int(path: SysPath) -> int:
     """An integer sensor file (sysfs values are decimal integers in fixed units)."""
     text = read_text(path)
     try:
@@ -94,6 +94,6 @@ def read_int(path: Path) -> int:
         raise ProbeReadError(f"{path} holds '{text[:40]}', not an integer") from None
 
 
-def read_optional_text(path: Path) -> str | None:
+def read_optional_text(path: SysPath) -> str | None:
     """A file that some devices lack (e.g. a battery without `temp`)."""
     return read_text(path) if path.exists() else None

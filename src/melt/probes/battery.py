@@ -10,9 +10,9 @@ fuel gauges report a positive value while discharging. With `sign="auto"` the ba
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
+from melt.devices.fspath import SysPath
 from melt.probes.base import (
     Availability,
     ProbeInfo,
@@ -47,13 +47,13 @@ class BatteryProbe:
 
     name = "battery"
 
-    def __init__(self, root: Path, supply: str | None = None, sign: Sign = "auto") -> None:
+    def __init__(self, root: SysPath, supply: str | None = None, sign: Sign = "auto") -> None:
         self.base = root / "sys" / "class" / "power_supply"
         self.supply = supply
         self.sign = sign
-        self._dir: Path | None = None
+        self._dir: SysPath | None = None
 
-    def _find(self) -> Path | None:
+    def _find(self) -> SysPath | None:
         if self._dir is not None or not self.base.is_dir():
             return self._dir
         for entry in sorted(self.base.iterdir()):

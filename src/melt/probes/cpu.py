@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from melt.devices.fspath import SysPath
 from melt.probes.base import Availability, ProbeInfo, ProbeReadError, read_text
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
@@ -12,10 +11,19 @@ from melt.traces.sample import Provenance, Sample
 # guest_nice. guest and guest_nice are already counted in user and nice, so they are left out.
 _COUNTED_COLUMNS = 8
 _IDLE_COLUMNS = (3, 4)
+_STEAL_COLUMN = 7
+STEAL = "steal"
+
+
+def is_core(channel: str) -> bool:
+    """Whether a channel of this probe is one core (`cpuN`), not the aggregate or steal."""
+    return channel.startswith("cpu") and channel[3:].isdigit()
 
 
 def parse_stat(text: str) -> dict[str, tuple[int, int]]:
-    """(busy, total) jiffies per `cpu` line: the aggregate `cpu` and each `cpuN`."""
+    """(busy, total) jiffies per `cpu` line: the aggregate `cpu` and each `cpuN`; and
+    (steal, total) of the aggregate line as channel `steal` when the kernel reports steal
+    (time a hypervisor ran another guest on this machine's vCPUs; counted as busy above)."""
     out: dict[str, tuple[int, int]] = {}
     for line in text.splitlines():
         name, *fields = line.split()
@@ -27,6 +35,8 @@ def parse_stat(text: str) -> dict[str, tuple[int, int]]:
         total = sum(values)
         idle = sum(values[i] for i in _IDLE_COLUMNS if i < len(values))
         out[name] = (total - idle, total)
+        if name == "cpu" and len(values) > _STEAL_COLUMN:
+            out[STEAL] = (values[_STEAL_COLUMN], total)
     if not out:
         raise ValueError("no cpu lines")
     return out
@@ -39,13 +49,13 @@ class CpuProbe:
 
     name = "cpu"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: SysPath) -> None:
         self.path = root / "proc" / "stat"
         self._last: dict[str, tuple[int, int]] | None = None
 
     def available(self) -> Availability:
         try:
-            cores = len(self._stat()) - 1
+            cores = sum(1 for name in self._stat() if is_core(name))
         except ProbeReadError as exc:
             return Availability.absent(str(exc))
         return Availability.found(f"{self.path}: {cores} cores")

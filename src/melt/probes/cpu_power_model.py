@@ -7,17 +7,16 @@ Not a sensor: every sample is `estimated`, and the parameters come from a device
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from melt.devices.fspath import SysPath
 from melt.probes.base import Availability, ProbeInfo
-from melt.probes.cpu import CpuProbe
+from melt.probes.cpu import CpuProbe, is_core
 from melt.traces.sample import Provenance, Sample
 
 
 class CpuPowerModelProbe:
     name = "cpu_power_model"
 
-    def __init__(self, root: Path, idle_w: float, active_w_per_core: float, source: str) -> None:
+    def __init__(self, root: SysPath, idle_w: float, active_w_per_core: float, source: str) -> None:
         self.cpu = CpuProbe(root)
         self.idle_w = idle_w
         self.active_w_per_core = active_w_per_core
@@ -39,7 +38,7 @@ class CpuPowerModelProbe:
         )
 
     def read(self, t_ns: int) -> list[Sample]:
-        per_core = [s.value / 100.0 for s in self.cpu.read(t_ns) if s.channel != "cpu"]
+        per_core = [s.value / 100.0 for s in self.cpu.read(t_ns) if is_core(s.channel)]
         if not per_core:
             return []
         watts = self.idle_w + self.active_w_per_core * sum(per_core)

@@ -10,8 +10,8 @@ since a hypervisor often reports its nominal clock there rather than the live on
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+from melt.devices.fspath import SysPath
 from melt.probes.base import (
     Availability,
     ProbeInfo,
@@ -53,17 +53,17 @@ class CpuFreqProbe:
 
     name = "cpufreq"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: SysPath) -> None:
         self.cpu_root = root / "sys" / "devices" / "system" / "cpu"
         self.cpuinfo = root / "proc" / "cpuinfo"
-        self._dirs: dict[str, Path] | None = None
+        self._dirs: dict[str, SysPath] | None = None
 
-    def _cpufreq_dirs(self) -> dict[str, Path]:
+    def _cpufreq_dirs(self) -> dict[str, SysPath]:
         if self._dirs is None:
             self._dirs = self._find_cpufreq_dirs()
         return self._dirs
 
-    def _find_cpufreq_dirs(self) -> dict[str, Path]:
+    def _find_cpufreq_dirs(self) -> dict[str, SysPath]:
         if not self.cpu_root.is_dir():
             return {}
         found = {}

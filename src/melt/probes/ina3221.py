@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
+from melt.devices.fspath import SysPath
 from melt.probes.base import Availability, ProbeInfo, ProbeReadError, read_int, read_text
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
@@ -24,15 +24,15 @@ TOTAL_RAIL = "VDD_IN"
 @dataclass(frozen=True, slots=True)
 class Rail:
     label: str
-    volts_file: Path
-    amps_file: Path
+    volts_file: SysPath
+    amps_file: SysPath
 
 
 @register_probe("ina3221")
 class Ina3221Probe:
     name = "ina3221"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: SysPath) -> None:
         self.base = root / "sys" / "class" / "hwmon"
         self._rails: list[Rail] | None = None
 

@@ -1,6 +1,7 @@
-"""Memory: the benchmarked process's RSS (psutil, /proc/PID/statm) and PSS (psutil,
+"""Memory: the engine process's RSS (`VmRSS` of /proc/PID/status) and PSS (`Pss` of
 /proc/PID/smaps_rollup) and the system's available memory (`MemAvailable` of /proc/meminfo,
-proc(5)).
+proc(5)), all read through the device's file view (melt.devices.proc), so the same code
+measures melt's own process, a runner on a board, or a server.
 
 PSS makes the kernel walk every page of the process (milliseconds for a loaded model), so it
 is read at most once per `pss_period_s`; RSS and available memory are read every time.
@@ -9,13 +10,14 @@ is read at most once per `pss_period_s`; RSS and available memory are read every
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
+from melt.devices.fspath import SysPath
+from melt.devices.proc import KIB, smaps_rollup_pss_kib, status_kib
 from melt.probes.base import Availability, ProbeInfo, ProbeReadError, read_text
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
 
-_KIB = 1024
+_KIB = KIB
 DEFAULT_PSS_PERIOD_S = 1.0
 
 
@@ -39,13 +41,15 @@ class MemoryProbe:
     name = "memory"
 
     def __init__(
-        self, root: Path, pid: int | None = None, pss_period_s: float = DEFAULT_PSS_PERIOD_S
+        self, root: SysPath, pid: int | None = None, pss_period_s: float = DEFAULT_PSS_PERIOD_S
     ) -> None:
         self.meminfo = root / "proc" / "meminfo"
         self.pid = os.getpid() if pid is None else pid
+        self.status = root / "proc" / str(self.pid) / "status"
+        self.smaps_rollup = root / "proc" / str(self.pid) / "smaps_rollup"
         self.pss_period_ns = int(pss_period_s * 1e9)
-        self._process = None
         self._last_pss_ns: int | None = None
+        self._pss_readable = True
 
     def available(self) -> Availability:
         try:
@@ -60,7 +64,7 @@ class MemoryProbe:
             signal="memory",
             unit="B",
             provenance=Provenance.MEASURED,
-            source=f"psutil memory_full_info of pid {self.pid}; {self.meminfo} MemAvailable",
+            source=f"{self.status} VmRSS, {self.smaps_rollup} Pss; {self.meminfo} MemAvailable",
             resolution="1 page (RSS), 1 KiB (PSS, MemAvailable)",
             facts={"pss_period_s": self.pss_period_ns / 1e9},
         )
@@ -73,21 +77,19 @@ class MemoryProbe:
             raise ProbeReadError(f"{self.meminfo}: {exc}") from None
 
     def _process_memory(self, t_ns: int) -> tuple[int, int | None]:
-        import psutil
-
+        rss_kib = status_kib(read_text(self.status), "VmRSS")
+        if rss_kib is None:
+            raise ProbeReadError(f"{self.status} has no VmRSS line")
         want_pss = self._last_pss_ns is None or t_ns - self._last_pss_ns >= self.pss_period_ns
+        if not (want_pss and self._pss_readable):
+            return rss_kib * _KIB, None
+        self._last_pss_ns = t_ns
         try:
-            if self._process is None:
-                self._process = psutil.Process(self.pid)
-            if not want_pss:
-                return self._process.memory_info().rss, None
-            self._last_pss_ns = t_ns
-            full = self._process.memory_full_info()
-        except psutil.AccessDenied:
-            return self._process.memory_info().rss, None
-        except psutil.Error as exc:
-            raise ProbeReadError(f"process {self.pid}: {exc}") from None
-        return full.rss, getattr(full, "pss", None)
+            pss_kib = smaps_rollup_pss_kib(read_text(self.smaps_rollup))
+        except ProbeReadError:
+            self._pss_readable = False  # kernels before 4.14, or another user's process
+            return rss_kib * _KIB, None
+        return rss_kib * _KIB, None if pss_kib is None else pss_kib * _KIB
 
     def read(self, t_ns: int) -> list[Sample]:
         rss, pss = self._process_memory(t_ns)

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = "pip install 'melt[monsoon]'"
 HARDWARE_RATE_HZ = 5000
 TICK_NS = 1_000_000_000 // HARDWARE_RATE_HZ
+DRAIN_LIMIT_S = 5.0  # at most this long spent reading the buffered tail at stop
 DEFAULT_RATE_HZ = 1000.0
 HVPM_VOUT_RANGE_V = (0.8, 13.5)
 DEFAULT_MAX_VOUT_V = 4.55
@@ -139,10 +140,16 @@ class StreamStats:
     max_lag_ns: int | None = None
     first_arrival_ns: int | None = None
     last_arrival_ns: int | None = None
+    tail_short_ns: int | None = None  # how far before the stop request the stream ended
+
+    @property
+    def clock_ns(self) -> int:
+        """The monitor-clock time of the last tick decoded so far."""
+        return self.anchor_ns + self.ticks * TICK_NS
 
     def lag(self, arrival_ns: int) -> None:
         """USB delivery time of a packet minus the monitor-clock time of its last tick."""
-        lag = arrival_ns - (self.anchor_ns + self.ticks * TICK_NS)
+        lag = arrival_ns - self.clock_ns
         if self.first_lag_ns is None:
             self.first_lag_ns, self.first_arrival_ns = lag, arrival_ns
         self.last_lag_ns, self.last_arrival_ns = lag, arrival_ns
@@ -180,6 +187,7 @@ class StreamStats:
                 "max": ms(self.max_lag_ns),
             },
             "drift_ppm": self.drift_ppm,
+            "tail_short_ms": ms(self.tail_short_ns),
         }
 
 
@@ -331,7 +339,7 @@ class MonsoonProbe:
         self._serial: str | None = None
         self._stream: HvpmStream | None = None
         self._thread: threading.Thread | None = None
-        self._halt = threading.Event()
+        self._drain_until_ns: int | None = None
         self._lock = threading.Lock()
         self._out: list[Sample] = []
         self._error: str | None = None
@@ -480,19 +488,30 @@ class MonsoonProbe:
         )
         self._stream.stats.anchor_uncertainty_ns = after - before
         self._error = None
-        self._halt.clear()
+        self._drain_until_ns = None
         self._thread = threading.Thread(target=self._collect, name="melt-monsoon", daemon=True)
         self._thread.start()
 
     def _collect(self) -> None:
+        """Read packets until `stop()` asks, then on until the monitor's clock reaches the
+        moment it asked: a reader behind a busy CPU still has that tail in USB's buffers,
+        and the run's last window needs it. A drain that finds nothing more buffered, or
+        lasts over `DRAIN_LIMIT_S`, ends there and says how short it fell."""
         import usb.core
 
         stream = self._stream
         assert stream is not None
-        while not self._halt.is_set():
+        while True:
+            until = self._drain_until_ns
+            if until is not None and (
+                stream.stats.clock_ns >= until or time.monotonic_ns() - until > DRAIN_LIMIT_S * 1e9
+            ):
+                break
             try:
                 data = self._monsoon.BulkRead()
             except usb.core.USBTimeoutError:
+                if until is not None:
+                    break  # nothing left in the buffers
                 continue
             except usb.core.USBError as exc:
                 self._error = f"the Monsoon stream stopped: USB error: {exc}"
@@ -501,20 +520,27 @@ class MonsoonProbe:
             if samples:
                 with self._lock:
                     self._out.extend(samples)
+        short_ns = (self._drain_until_ns or 0) - stream.stats.clock_ns
+        if short_ns > 0:
+            stream.stats.tail_short_ns = short_ns
+            log.warning(
+                "the Monsoon stream ended %.3f s before sampling was stopped", short_ns / 1e9
+            )
 
     def stop(self) -> None:
-        """Leave sample mode, end the reader thread and keep the last partial interval."""
+        """Drain what the monitor measured up to now, leave sample mode, end the reader
+        thread and keep the last partial interval."""
         thread = self._thread
         if thread is None:
             return
         import usb.core
 
-        self._halt.set()
+        self._drain_until_ns = time.monotonic_ns()
+        thread.join()
         try:
             self._monsoon.stopSampling()
         except (usb.core.USBError, ValueError) as exc:
             log.warning("Monsoon stop sampling failed: %s", exc)
-        thread.join()
         self._thread = None
         assert self._stream is not None
         tail = self._stream.flush()

@@ -6,9 +6,9 @@ melt never runs a model on a GPU itself; this probe is for frameworks that do.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+from melt.devices.fspath import SysPath
 from melt.probes.base import Availability, ProbeInfo, ProbeReadError
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
@@ -23,7 +23,7 @@ class NvmlProbe:
 
     name = "nvml"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: SysPath) -> None:
         self._nvml: Any = None
         self._handles: list[Any] = []
 

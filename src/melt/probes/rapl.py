@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
+from melt.devices.fspath import SysPath
 from melt.probes.base import Availability, ProbeInfo, ProbeReadError, read_int, read_text
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
@@ -31,7 +31,7 @@ def energy_delta_uj(previous_uj: int, current_uj: int, max_range_uj: int) -> int
 @dataclass(frozen=True, slots=True)
 class Domain:
     channel: str
-    path: Path
+    path: SysPath
     max_range_uj: int
     top_level: bool
 
@@ -44,7 +44,7 @@ class RaplProbe:
 
     name = "rapl"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: SysPath) -> None:
         self.base = root / "sys" / "class" / "powercap"
         self._domains: list[Domain] | None = None
         self._last: tuple[int, dict[str, int]] | None = None

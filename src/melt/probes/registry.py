@@ -6,10 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from melt.devices.fspath import SysPath
 from melt.errors import MeltError
 from melt.probes.base import Probe
 
-ProbeFactory = Callable[[Path], Probe]
+ProbeFactory = Callable[[SysPath], Probe]
 
 _PROBES: dict[str, ProbeFactory] = {}
 
@@ -29,10 +30,10 @@ def probe_names() -> list[str]:
     return sorted(_PROBES)
 
 
-def make_probe(name: str, root: Path = Path("/")) -> Probe:
+def make_probe(name: str, root: SysPath | None = None) -> Probe:
     _load_builtin()
     try:
-        return _PROBES[name](root)
+        return _PROBES[name](Path("/") if root is None else root)
     except KeyError:
         raise MeltError(
             f"unknown probe '{name}' (known probes: {', '.join(sorted(_PROBES))})"
@@ -47,12 +48,12 @@ class Detected:
     unavailable: dict[str, str]
 
 
-def detect(root: Path = Path("/")) -> Detected:
+def detect(root: SysPath | None = None) -> Detected:
     """Instantiate every registered probe and keep the available ones."""
     found: list[Probe] = []
     missing: dict[str, str] = {}
     for name in probe_names():
-        probe = make_probe(name, root)
+        probe = make_probe(name, Path("/") if root is None else root)
         availability = probe.available()
         if availability.ok:
             found.append(probe)

@@ -14,12 +14,14 @@ so that last read drains the stream.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from melt.errors import MeltError
 from melt.probes.base import Probe, ProbeReadError
 from melt.traces.sample import Sample
 
@@ -27,8 +29,32 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RATE_HZ = 10.0
 DEFAULT_FLUSH_S = 0.5
+# The highest rate `check_rate` accepts, from benchmarks/sampler_rate.py on this project's
+# 2-core test machine (load average 10: seven sessions share it), with every default probe
+# of the jetson_orin_nano fixture root plus the real /proc (cpu, cpufreq, ina3221, memory,
+# thermal): one tick costs 0.9-1.6 ms of the sampler thread's CPU; 100 Hz was kept (0.3 % of
+# deadlines dropped, 15 % of one core), 200 Hz was not (11 % dropped, 24 % of a core), and
+# 1000 Hz reached 308 Hz (69 % dropped). Past 100 Hz the sampler misses its own deadlines
+# and takes a share of the CPU the measured model needs.
+MAX_RATE_HZ = 100.0
 
 Sink = Callable[[list[Sample]], None]
+
+
+def check_rate(rate_hz: float, flag: str = "--probe-rate") -> float:
+    """`rate_hz` if the sampler can keep it, else a `MeltError`: NaN, infinite, zero and
+    negative rates are meaningless, and rates above `MAX_RATE_HZ` cost more CPU than the
+    measurement can afford (see `MAX_RATE_HZ`)."""
+    if not math.isfinite(rate_hz) or rate_hz <= 0:
+        raise MeltError(
+            f"{flag} must be a positive number of Hz (got {rate_hz}); e.g. {DEFAULT_RATE_HZ:g}"
+        )
+    if rate_hz > MAX_RATE_HZ:
+        raise MeltError(
+            f"{flag} {rate_hz:g} Hz is above the {MAX_RATE_HZ:g} Hz the sampler can keep "
+            f"without slowing what it measures; pass at most {MAX_RATE_HZ:g}"
+        )
+    return rate_hz
 
 
 @runtime_checkable
@@ -38,6 +64,9 @@ class StreamingProbe(Protocol):
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
+
+
+THREAD_CPU_SOURCE = "time.thread_time() of the sampler thread"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +80,15 @@ class SamplerStats:
     ticks: int
     dropped: int
     samples: int
-    cpu_s: float
+    # The sampler's own CPU seconds; None when it could not be measured (never 0.0 for that).
+    cpu_s: float | None
     read_errors: dict[str, int] = field(default_factory=dict)
     last_error: dict[str, str] = field(default_factory=dict)
+    # Why the sampling thread or its sink failed (None: it did not), and how many samples
+    # never reached the sink because of it: the store lacks them, the record says so.
+    error: str | None = None
+    unflushed: int = 0
+    cpu_source: str = THREAD_CPU_SOURCE
 
     @property
     def duration_s(self) -> float:
@@ -66,8 +101,10 @@ class SamplerStats:
 
     @property
     def cpu_s_per_s(self) -> float | None:
-        """Sampler thread CPU seconds per second of sampling (its share of one core)."""
-        return self.cpu_s / self.duration_s if self.duration_s else None
+        """Sampler CPU seconds per second of sampling (its share of one core)."""
+        if self.cpu_s is None or not self.duration_s:
+            return None
+        return self.cpu_s / self.duration_s
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,8 +119,11 @@ class SamplerStats:
             "samples": self.samples,
             "cpu_s": self.cpu_s,
             "cpu_s_per_s": self.cpu_s_per_s,
+            "cpu_source": self.cpu_source,
             "read_errors": self.read_errors,
             "last_error": self.last_error,
+            "error": self.error,
+            "unflushed_samples": self.unflushed,
         }
 
     def store_columns(self) -> dict[str, Any]:
@@ -92,7 +132,13 @@ class SamplerStats:
         names += ("ticks", "dropped", "cpu_s", "cpu_s_per_s")
         return {
             **{name: getattr(self, name) for name in names},
-            "read_errors": {"counts": self.read_errors, "last": self.last_error},
+            "read_errors": {
+                "counts": self.read_errors,
+                "last": self.last_error,
+                "sampler_error": self.error,
+                "unflushed_samples": self.unflushed,
+                "cpu_source": self.cpu_source,
+            },
         }
 
 
@@ -107,8 +153,7 @@ class Sampler:
         sink: Sink | None = None,
         flush_s: float = DEFAULT_FLUSH_S,
     ) -> None:
-        if rate_hz <= 0:
-            raise ValueError(f"sampling rate must be positive (got {rate_hz})")
+        check_rate(rate_hz)
         self.probes = tuple(probes)
         self.rate_hz = rate_hz
         self.period_ns = round(1e9 / rate_hz)
@@ -123,8 +168,11 @@ class Sampler:
         self._cpu_s = 0.0
         self._errors: dict[str, int] = {}
         self._last_error: dict[str, str] = {}
+        self._error: str | None = None
+        self._died = False
         self._wall_anchor_ns = 0
         self._started_ns = 0
+        self._next_deadline = 0
         self._stopped_ns = 0
 
     def start(self) -> None:
@@ -149,6 +197,8 @@ class Sampler:
         for probe in self._streaming():
             probe.stop()
         self._stopped_ns = time.monotonic_ns()
+        if self._died:  # the deadlines after the thread died were not served
+            self._dropped += max(0, (self._stopped_ns - self._next_deadline) // self.period_ns)
         self._tick(self._stopped_ns)
         self._flush()
         return self.stats()
@@ -165,29 +215,43 @@ class Sampler:
             cpu_s=self._cpu_s,
             read_errors=dict(self._errors),
             last_error=dict(self._last_error),
+            error=self._error,
+            unflushed=len(self._pending) if self.sink is not None else 0,
         )
 
     def _streaming(self) -> list[Any]:
         return [p for p in self.probes if isinstance(p, StreamingProbe)]
 
     def _run(self) -> None:
+        """The thread: its CPU time is taken however it ends, and an exception that ends it
+        becomes the record's `error` instead of a silent stop."""
         cpu_start = time.thread_time()
-        deadline = self._started_ns + self.period_ns
+        self._next_deadline = self._started_ns + self.period_ns
+        try:
+            self._loop()
+        except BaseException as exc:  # whatever ends the thread is recorded, not re-raised
+            log.exception("the sampler thread failed")
+            self._error = f"sampler thread died: {type(exc).__name__}: {exc}"
+            self._died = True
+        finally:
+            self._cpu_s = time.thread_time() - cpu_start
+
+    def _loop(self) -> None:
         last_flush = self._started_ns
         while not self._stop.is_set():
             now = time.monotonic_ns()
+            deadline = self._next_deadline
             if now < deadline:
                 if self._stop.wait((deadline - now) / 1e9):
                     break
                 continue
             missed = (now - deadline) // self.period_ns
             self._dropped += missed
-            deadline += (missed + 1) * self.period_ns
+            self._next_deadline = deadline + (missed + 1) * self.period_ns
             self._tick(now)
             if now - last_flush >= self.flush_ns:
                 self._flush()
                 last_flush = now
-        self._cpu_s = time.thread_time() - cpu_start
 
     def _tick(self, t_ns: int) -> None:
         self._ticks += 1
@@ -209,6 +273,15 @@ class Sampler:
         self._last_error[probe] = message
 
     def _flush(self) -> None:
+        """Hand the pending samples to the sink. A sink that fails (a full disk, a locked
+        store) keeps them pending for the next flush, and its error is recorded: what never
+        got through is counted in `SamplerStats.unflushed`."""
+        if not self._pending or self.sink is None:
+            return
         batch, self._pending = self._pending, []
-        if batch and self.sink is not None:
+        try:
             self.sink(batch)
+        except Exception as exc:
+            log.warning("the sampler's sink failed, %d sample(s) kept pending: %s", len(batch), exc)
+            self._error = f"sink failed: {type(exc).__name__}: {exc}"
+            self._pending = batch + self._pending

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
+from melt.devices.fspath import SysPath
 from melt.probes.base import (
     Availability,
     ProbeInfo,
@@ -27,12 +27,12 @@ MILLI = 1000.0
 @dataclass(frozen=True, slots=True)
 class Zone:
     channel: str
-    path: Path
+    path: SysPath
     type: str
     trip_points_c: tuple[tuple[str, float], ...]
 
 
-def _trip_points(zone: Path) -> tuple[tuple[str, float], ...]:
+def _trip_points(zone: SysPath) -> tuple[tuple[str, float], ...]:
     trips = []
     for entry in zone.iterdir():
         match = _TRIP.match(entry.name)
@@ -50,7 +50,7 @@ class ThermalProbe:
 
     name = "thermal"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: SysPath) -> None:
         self.base = root / "sys" / "class" / "thermal"
         self._zones: list[Zone] | None = None
         self.skipped: dict[str, str] = {}

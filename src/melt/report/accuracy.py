@@ -6,6 +6,9 @@ agreement when measured."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import Any
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -70,7 +73,8 @@ def eval_summary(result: EvalResult, store: str) -> Group:
         table.add_column("top-1 agree", justify="right")
     table.add_column("items/s", justify="right")
     for v in result.variants:
-        label = f"{v.artifact.name} {v.artifact.quant}" + (" (ref)" if v is reference else "")
+        kind = "" if v.artifact.format == "gguf" else f"{v.artifact.format} "
+        label = f"{v.artifact.name} {kind}{v.artifact.quant}" + (" (ref)" if v is reference else "")
         row: list[str | Text] = [label, fmt_bytes(v.artifact.size_bytes)]
         row += [task_cell(v, reference, key) for key in keys]
         if with_text:
@@ -104,3 +108,34 @@ def eval_summary(result: EvalResult, store: str) -> Group:
             )
     footer = Text("\n".join(lines) + f"\nstored in {store}")
     return Group(table, footer)
+
+
+def eval_document(result: EvalResult, store: str) -> dict[str, Any]:
+    """Everything the `melt eval` table shows, as one JSON-able document."""
+    return {
+        "store": store,
+        "framework_version": result.framework_version,
+        "settings": asdict(result.settings),
+        "reference_sha256": None if result.reference is None else result.reference.sha256,
+        "variants": [
+            {
+                "model": v.artifact.name,
+                "quant": v.artifact.quant,
+                "sha256": v.artifact.sha256,
+                "size_bytes": v.artifact.size_bytes,
+                "tasks": [
+                    {
+                        "task": ts.task.name,
+                        "items": len(ts.items),
+                        "available": ts.available,
+                        "duration_s": ts.duration_s,
+                        "scores": [asdict(s) for s in ts.scores],
+                    }
+                    for ts in v.tasks
+                ],
+                "perplexity": None if v.perplexity is None else asdict(v.perplexity),
+                "divergence": None if v.divergence is None else asdict(v.divergence),
+            }
+            for v in result.variants
+        ],
+    }

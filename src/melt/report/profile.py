@@ -8,8 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from melt.metrics.consistency import CONSISTENCY_WARN_FRACTION
 from melt.metrics.ops import OpShare
-from melt.report.units import fmt
+from melt.report.units import fmt, fmt_bytes
 from melt.traces.importers import Malformed
 
 MAX_MALFORMED_LISTED = 20
@@ -19,6 +20,7 @@ SUMMARY_METRICS = (
     ("prefill_tok_per_s", "Prefill", "tok/s", 1),
     ("decode_tok_per_s", "Decode", "tok/s", 1),
     ("e2e_s", "Turn latency", "s", 3),
+    ("cpu_time_s", "CPU time per turn", "s", 3),
 )
 
 
@@ -93,15 +95,50 @@ def summary_table(run: dict[str, Any]) -> Table:
     aggregates = (run.get("summary") or {}).get("aggregates", {})
     if "turns" in aggregates:
         table.add_row("turns", str(aggregates["turns"]))
+    if aggregates.get("generated_tokens") is not None:
+        table.add_row("tokens", _tokens_text(aggregates))
     for name, label, unit, digits in SUMMARY_METRICS:
         agg = aggregates.get(name) or {}
         if agg.get("n"):
             ci = f"{fmt(agg['ci_low'], digits)}–{fmt(agg['ci_high'], digits)}"
             text = f"{fmt(agg['median'], digits)} {unit} (median of {agg['n']}, 95% CI {ci})"
             table.add_row(label, text)
+    for key, value in _load_and_memory_rows(run):
+        table.add_row(key, value)
     for zone, (low, high) in ((run.get("summary") or {}).get("thermal_c") or {}).items():
         table.add_row(f"thermal {zone}", f"{low:.1f}–{high:.1f} °C")
     return table
+
+
+def _tokens_text(aggregates: dict[str, Any]) -> str:
+    """Prompt tokens the engine evaluated, those its cache reused, tokens generated."""
+    reused = aggregates.get("prompt_tokens_reused")
+    cache = "(cache reuse not reported)" if reused is None else f"+ {reused} reused from cache"
+    return (
+        f"{fmt(aggregates.get('prompt_tokens_evaluated'))} prompt tokens evaluated {cache}, "
+        f"{aggregates['generated_tokens']} generated"
+    )
+
+
+def _load_and_memory_rows(run: dict[str, Any]) -> list[tuple[str, str]]:
+    """Load time, the model's memory, peak RSS (with what measured it), and how far the
+    decode rate from token timestamps is from the engine's own counters: those recorded."""
+    summary = run.get("summary") or {}
+    rows = []
+    if run.get("load_time_s") is not None:
+        rows.append(("load time", f"{fmt(run['load_time_s'], 3)} s"))
+    if run.get("model_bytes") is not None:
+        rows.append(("model memory", fmt_bytes(run["model_bytes"])))
+    if run.get("peak_rss_bytes") is not None:
+        source = summary.get("peak_rss_source")
+        peak = fmt_bytes(run["peak_rss_bytes"])
+        rows.append(("peak RSS", f"{peak} ({source})" if source else peak))
+    diff = run.get("decode_consistency_rel_diff")
+    if diff is not None:
+        limit = CONSISTENCY_WARN_FRACTION
+        flag = f" ⚠ over {limit:.0%}" if abs(diff) > limit else ""
+        rows.append(("decode vs engine counters", f"{100 * diff:+.2f}%{flag}"))
+    return rows
 
 
 def print_malformed(malformed: Sequence[Malformed]) -> None:

@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rich.table import Table
 from rich.text import Text
 
 from melt.errors import MeltError
 from melt.metrics.timeline import NS_PER_S, Series, channels_of, series_of
-from melt.report.units import fmt, fmt_bytes
+from melt.report.layout import Column, FittedTable
+from melt.report.units import fmt, fmt_bytes, fmt_own_cpu
 from melt.traces.sample import Provenance, Sample
 
 
@@ -83,36 +83,37 @@ def fmt_value(value: float, unit: str) -> str:
     return fmt(value, 1 if unit in ("%", "MHz", "°C") else 3)
 
 
-def series_table(rows: Sequence[SeriesOverview]) -> Table:
-    table = Table(title="sample series", title_justify="left")
-    for column in (
-        "series",
-        "unit",
-        "provenance",
-        "n",
-        "rate Hz",
-        "min",
-        "median",
-        "max",
-        "from s",
-        "to s",
-    ):
-        left = column in ("series", "unit", "provenance")
-        table.add_column(column, justify="left" if left else "right")
-    for r in rows:
-        table.add_row(
+def series_table(rows: Sequence[SeriesOverview]) -> FittedTable:
+    """One line per series; the series name and its unit are never cut (provenance is also
+    in `sources_text`, so it is among the columns left out first on a narrow terminal)."""
+    columns = (
+        Column("series", 0, whole=True),
+        Column("unit", 0, whole=True),
+        Column("median", 1, "right"),
+        Column("n", 2, "right"),
+        Column("min", 2, "right"),
+        Column("max", 2, "right"),
+        Column("provenance", 3),
+        Column("rate Hz", 3, "right"),
+        Column("from s", 4, "right"),
+        Column("to s", 4, "right"),
+    )
+    cells = [
+        (
             r.name,
             r.unit,
-            r.provenance_text,
-            str(r.n),
-            fmt(r.rate_hz, 2),
-            fmt_value(r.min, r.unit),
             fmt_value(r.median, r.unit),
+            str(r.n),
+            fmt_value(r.min, r.unit),
             fmt_value(r.max, r.unit),
+            r.provenance_text,
+            fmt(r.rate_hz, 2),
             fmt(r.first_s, 3),
             fmt(r.last_s, 3),
         )
-    return table
+        for r in rows
+    ]
+    return FittedTable(columns, cells, title="sample series")
 
 
 def sources_text(rows: Sequence[SeriesOverview]) -> Text:
@@ -129,17 +130,21 @@ def sources_text(rows: Sequence[SeriesOverview]) -> Text:
 def sampling_text(sampling: Mapping[str, Any]) -> Text:
     """The sampler's record: rates, drops, its own cost, what was unavailable and why."""
     duration_s = (sampling["stopped_ns"] - sampling["started_ns"]) / NS_PER_S
-    share = sampling.get("cpu_s_per_s")
     lines = [
         f"sampler: {fmt(sampling['target_hz'], 1)} Hz target, "
         f"{fmt(sampling['achieved_hz'], 2)} Hz achieved, {sampling['ticks']} ticks over "
-        f"{fmt(duration_s, 3)} s, {sampling['dropped']} dropped ticks, own CPU "
-        f"{fmt(sampling['cpu_s'], 3)} s ({fmt(None if share is None else 100 * share, 2)}% "
-        "of one core)"
+        f"{fmt(duration_s, 3)} s, {sampling['dropped']} dropped ticks, "
+        + fmt_own_cpu(sampling["cpu_s"], sampling.get("cpu_s_per_s"))
     ]
-    errors = (sampling.get("read_errors") or {}).get("counts") or {}
+    record = sampling.get("read_errors") or {}
+    errors = record.get("counts") or {}
     if errors:
         lines.append(f"read errors: {', '.join(f'{k} {v}' for k, v in errors.items())}")
+    if record.get("sampler_error"):
+        lines.append(
+            f"sampler FAILED: {record['sampler_error']}; "
+            f"{record.get('unflushed_samples', 0)} sample(s) not stored"
+        )
     windows = sampling.get("windows") or {}
     idle = windows.get("idle_baseline")
     if idle:

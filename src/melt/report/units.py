@@ -22,3 +22,11 @@ def fmt_bytes(value: int | None) -> str:
             return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
         size /= 1024
     return f"{size:.1f} GiB"
+
+
+def fmt_own_cpu(cpu_s: float | None, cpu_s_per_s: float | None) -> str:
+    """A sampler's own CPU cost: seconds and share of one core, or that nobody measured it."""
+    if cpu_s is None:
+        return "own CPU not measured"
+    share = None if cpu_s_per_s is None else 100 * cpu_s_per_s
+    return f"own CPU {fmt(cpu_s, 3)} s ({fmt(share, 2)}% of one core)"

@@ -1,5 +1,7 @@
-"""The results database: SQLAlchemy Core over SQLite by default (DESIGN.md: Storage)."""
+"""The results database: SQLAlchemy Core over SQLite by default, PostgreSQL by URL
+(DESIGN.md: Storage)."""
 
 from melt.store.db import DEFAULT_STORE, Store, open_store
+from melt.store.failures import StoreError
 
-__all__ = ["DEFAULT_STORE", "Store", "open_store"]
+__all__ = ["DEFAULT_STORE", "Store", "StoreError", "open_store"]

@@ -1,152 +1,214 @@
 """Open, validate and write the results database.
 
 `open_store` accepts a SQLAlchemy URL (``sqlite:///x.db``, ``postgresql://…``) or a plain
-path; a path that is a directory (or ends with a slash) gets ``melt.db`` inside it. It
-refuses files that are not melt databases rather than adding tables to someone's data.
+path (store/location.py). Commands that only read open with ``create=False`` and never make
+a store; commands that write open with ``write=True``, which refuses an in-memory store and
+proves with a real write that the store takes writes before any work starts. Every write
+goes through `Store.write`: one transaction, retried a bounded number of times while
+another process holds the lock, any other failure one line (store/failures.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, insert, inspect, select, update
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy import Connection, Engine, create_engine, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from melt import interrupts
 from melt.errors import MeltError
-from melt.store import schema
+from melt.store import migrate, schema, sqlite
+from melt.store.failures import (
+    StoreError,
+    connect_error,
+    is_transient,
+    locked_error,
+    write_error,
+)
+from melt.store.liveness import this_process, with_liveness
+from melt.store.location import (
+    DEFAULT_STORE,
+    StoreLocation,
+    check_driver,
+    check_sqlite_file,
+    has_pending_wal,
+    immutable,
+    locate,
+    on_read_only_filesystem,
+)
 from melt.store.timestamps import ENCODING, decode, encode
 
-DEFAULT_STORE = "melt-results/melt.db"
-SQLITE_HEADER = b"SQLite format 3\x00"
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+__all__ = ["DEFAULT_STORE", "Store", "now_iso", "open_store"]
+
+WRITE_ATTEMPTS = 8
+RETRY_FIRST_DELAY_S = 0.1
+RETRY_MAX_DELAY_S = 2.0
+MAX_ROW_ID = 2**63 - 1  # SQLite's and PostgreSQL's largest integer key
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+def environment_fingerprint(facts: Mapping[str, Any]) -> str:
+    """The key of an environment row: sha256 of its facts as sorted JSON."""
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _sqlite_path(spec: str) -> Path:
-    """An existing file is the database; an existing folder, or a new path without a
-    database suffix, is a folder holding melt.db."""
-    path = Path(spec).expanduser()
-    if path.is_file():
-        return path
-    if path.is_dir() or path.suffix.lower() not in SQLITE_SUFFIXES:
-        return path / "melt.db"
-    return path
+def open_store(spec: str | None = None, *, write: bool = False, create: bool = True) -> Store:
+    """Open the store named by a URL or path, its schema brought up to date.
 
-
-def _check_sqlite_file(path: Path) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
+    `write`: the command will write; refuse an in-memory store and prove that a write
+    commits (`Store.check_writable`) before returning. `create`: make the store if it does
+    not exist (read commands pass False and get "no results store at ...")."""
+    location = locate(spec)
+    if write and location.in_memory:
         raise MeltError(
-            f"cannot create the results store at '{path}' ({exc.strerror or exc}); "
-            "pass --store with a writable path"
-        ) from None
-    if path.exists() and path.stat().st_size > 0:
-        with path.open("rb") as fh:
-            header = fh.read(len(SQLITE_HEADER))
-        if header != SQLITE_HEADER:
-            raise MeltError(
-                f"'{path}' is not a melt results database (not an SQLite file); "
-                "pass --store a new path or an existing melt database"
+            f"--store '{location.shown}' is an in-memory database: everything written to it "
+            "is lost when melt exits; pass --store a file path or a postgresql:// URL"
+        )
+    check_driver(location)
+    check_sqlite_file(location, create or write)
+    if on_read_only_filesystem(location):
+        if write:
+            raise StoreError(
+                f"cannot write the results store '{location.shown}' (its filesystem is "
+                "read-only); pass --store with a writable path"
             )
-
-
-def open_store(spec: str | None = None) -> Store:
-    """Open (creating if needed) the store named by a URL or path."""
-    spec = spec or DEFAULT_STORE
-    if "://" in spec:
-        url = spec
-        if spec.startswith("sqlite:///"):
-            _check_sqlite_file(Path(spec.removeprefix("sqlite:///")))
-    else:
-        path = _sqlite_path(spec)
-        _check_sqlite_file(path)
-        url = f"sqlite:///{path}"
+        if not has_pending_wal(location):
+            location = immutable(location)
+    store = Store(_engine(location), location)
     try:
-        engine = create_engine(url)
-    except Exception as exc:
-        raise MeltError(f"cannot open results store '{spec}' ({exc}); check --store") from None
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    store = Store(engine, spec)
-    store.initialise()
+        store.prepare(create or write)
+        if write:
+            store.check_writable()
+    except BaseException:
+        store.engine.dispose()  # a refused store keeps no connection pool open
+        raise
     return store
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+def _engine(location: StoreLocation, foreign_keys: bool = True) -> Engine:
+    if location.dialect == "sqlite":
+        engine = create_engine(location.url, connect_args=sqlite.connect_args())
+        sqlite.configure(engine, foreign_keys=foreign_keys)
+        return engine
+    return create_engine(location.url, pool_pre_ping=True)
 
 
 class Store:
-    def __init__(self, engine: Engine, spec: str) -> None:
+    def __init__(self, engine: Engine, location: StoreLocation) -> None:
         self.engine = engine
-        self.spec = spec
+        self.location = location
+        self.spec = location.shown
 
-    def initialise(self) -> None:
+    # --- connections and transactions ----------------------------------------------------
+
+    def _connect(self, engine: Engine | None = None, action: str = "open") -> Connection:
         try:
-            names = set(inspect(self.engine).get_table_names())
-            if names and "melt_meta" not in names:
-                raise MeltError(
-                    f"'{self.spec}' is a database but not a melt results database "
-                    f"(it has tables {', '.join(sorted(names)[:5])} and no melt_meta); "
-                    "pass --store a new path"
-                )
-            schema.metadata.create_all(self.engine)
-            with self.engine.begin() as conn:
-                version = conn.execute(
-                    select(schema.melt_meta.c.value).where(schema.melt_meta.c.key == "schema")
-                ).scalar()
-                if version is None:
-                    conn.execute(
-                        insert(schema.melt_meta).values(key="schema", value=schema.SCHEMA_VERSION)
-                    )
-                elif version != schema.SCHEMA_VERSION:
-                    raise MeltError(
-                        f"results store '{self.spec}' has schema version {version}, this melt "
-                        f"writes version {schema.SCHEMA_VERSION}; pass --store a new path"
-                    )
+            return (engine or self.engine).connect()
         except OperationalError as exc:
+            if self.location.dialect == "sqlite":
+                raise write_error(self.spec, exc, self.location.sqlite_path, action) from None
+            raise connect_error(self.spec, exc) from None
+
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        with interrupts.deferred(), self._connect() as conn:
+            try:
+                return fn(conn)
+            except OperationalError as exc:
+                raise StoreError(
+                    f"cannot read the results store '{self.spec}' ({exc.orig}); check --store"
+                ) from None
+
+    def write(self, fn: Callable[[Connection], T], engine: Engine | None = None) -> T:
+        """Run `fn` in one committed write transaction. While another process holds the
+        lock, wait (SQLite's busy timeout) and retry, `WRITE_ATTEMPTS` times at most."""
+        delay = RETRY_FIRST_DELAY_S
+        started = time.monotonic()
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with interrupts.deferred():
+                    conn = self._connect(engine, "write")
+                    conn = conn.execution_options(**{sqlite.WRITE_OPTION: True})
+                    with conn, conn.begin():
+                        return fn(conn)
+            except OperationalError as exc:
+                if not is_transient(exc):
+                    raise write_error(self.spec, exc, self.location.sqlite_path) from None
+                if attempt == WRITE_ATTEMPTS:
+                    raise locked_error(self.spec, attempt, time.monotonic() - started) from None
+                log.info("results store busy (%s); retry %d in %.1f s", exc.orig, attempt, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_DELAY_S)
+            except DBAPIError as exc:
+                if is_transient(exc) and attempt < WRITE_ATTEMPTS:
+                    time.sleep(delay)
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def prepare(self, create: bool) -> None:
+        """Create, upgrade or accept the schema (store/migrate.py); read-only when the
+        schema is current already."""
+        current = self.read(lambda conn: migrate.revision_of(conn, self.spec))
+        if current == migrate.head():
+            return
+        if current is None and not create:
             raise MeltError(
-                f"cannot write the results store '{self.spec}' ({exc.orig}); "
-                "pass --store with a writable path"
-            ) from None
-        except DatabaseError as exc:
-            raise MeltError(
-                f"'{self.spec}' is not a melt results database ({exc.orig}); "
-                "pass --store a new path"
-            ) from None
+                f"no results store at '{self.spec}' (the database has no melt tables; "
+                "run melt bench first or pass --store)"
+            )
+        # SQLite rebuilds a table to alter a column: foreign key checks off while it does.
+        engine = (
+            _engine(self.location, foreign_keys=False)
+            if self.location.dialect == "sqlite"
+            else None
+        )
+        try:
+            self.write(lambda conn: migrate.bring_up_to_date(conn, self.location, create), engine)
+        finally:
+            if engine is not None:
+                engine.dispose()
+
+    def check_writable(self) -> None:
+        """Prove that a write commits here: insert a scratch row and delete it, committed
+        (a rolled-back write may never reach the disk, and so would prove nothing)."""
+        meta = schema.melt_meta
+        key = f"write-check-{os.getpid()}-{time.monotonic_ns()}"
+
+        def scratch(conn: Connection) -> None:
+            conn.execute(insert(meta).values(key=key, value=now_iso()))
+            conn.execute(delete(meta).where(meta.c.key == key))
+
+        self.write(scratch)
 
     # --- writing -------------------------------------------------------------------------
 
     def create_experiment(self, name: str, command: str, config: Mapping[str, Any]) -> int:
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                insert(schema.experiments).values(
-                    created_at=now_iso(), name=name, command=command, config=dict(config)
-                )
+        row = {"created_at": now_iso(), "name": name, "command": command, "config": dict(config)}
+        return self.write(
+            lambda conn: int(
+                conn.execute(insert(schema.experiments).values(**row)).inserted_primary_key[0]
             )
-            return int(result.inserted_primary_key[0])
+        )
 
     def environment_id(self, facts: Mapping[str, Any]) -> int:
         """Id of the environment row with these facts, inserting it the first time."""
-        fingerprint = hashlib.sha256(
-            json.dumps(facts, sort_keys=True, default=str).encode()
-        ).hexdigest()
+        fingerprint = environment_fingerprint(facts)
         table = schema.environments
-        with self.engine.begin() as conn:
+
+        def find_or_insert(conn: Connection) -> int:
             found = conn.execute(
                 select(table.c.id).where(table.c.fingerprint == fingerprint)
             ).scalar()
@@ -162,16 +224,39 @@ class Store:
             )
             return int(result.inserted_primary_key[0])
 
+        try:
+            return self.write(find_or_insert)
+        except IntegrityError:  # another writer inserted the same facts first (PostgreSQL)
+            return self.write(find_or_insert)
+
     def create_run(self, **columns: Any) -> int:
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                insert(schema.runs).values(status="running", started_at=now_iso(), **columns)
+        """A `running` run row naming this process as its writer (store/liveness.py)."""
+        now = now_iso()
+        row = {"status": "running", "started_at": now, "heartbeat_at": now}
+        row.update(this_process())
+        row.update(columns)
+        return self.write(
+            lambda conn: int(
+                conn.execute(insert(schema.runs).values(**row)).inserted_primary_key[0]
             )
-            return int(result.inserted_primary_key[0])
+        )
 
     def update_run(self, run_id: int, **columns: Any) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(schema.runs).where(schema.runs.c.id == run_id).values(**columns))
+        runs = schema.runs
+        self.write(
+            lambda conn: conn.execute(
+                update(runs).where(runs.c.id == run_id).values(heartbeat_at=now_iso(), **columns)
+            )
+        )
+
+    def heartbeat(self, run_id: int, conn: Connection | None = None) -> None:
+        """Record that the run's writer is alive (every turn and sample batch does)."""
+        runs = schema.runs
+        statement = update(runs).where(runs.c.id == run_id).values(heartbeat_at=now_iso())
+        if conn is not None:
+            conn.execute(statement)
+        else:
+            self.write(lambda c: c.execute(statement))
 
     def finish_run(
         self, run_id: int, status: str, error: str | None = None, **columns: Any
@@ -180,7 +265,8 @@ class Store:
 
     def add_turn(self, run_id: int, token_ns: list[int] | tuple[int, ...], **columns: Any) -> int:
         """Insert one turn and its token timestamps in one transaction (committed)."""
-        with self.engine.begin() as conn:
+
+        def insert_turn(conn: Connection) -> int:
             result = conn.execute(insert(schema.turns).values(run_id=run_id, **columns))
             turn_id = int(result.inserted_primary_key[0])
             conn.execute(
@@ -188,38 +274,54 @@ class Store:
                     turn_id=turn_id, count=len(token_ns), encoding=ENCODING, data=encode(token_ns)
                 )
             )
+            self.heartbeat(run_id, conn)
             return turn_id
+
+        return self.write(insert_turn)
 
     # --- reading -------------------------------------------------------------------------
 
-    def list_runs(self, limit: int = 50) -> list[dict[str, Any]]:
+    def list_runs(self, limit: int | None = 50) -> list[dict[str, Any]]:
+        """The newest `limit` runs (all with None), `status` `abandoned` for a run no
+        process is writing any more."""
+        if limit is not None and limit < 1:
+            raise MeltError(f"--limit must be at least 1 (got {limit})")
         runs = schema.runs
         query = select(runs).order_by(runs.c.id.desc()).limit(limit)
-        with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+        return self.read(
+            lambda conn: [with_liveness(dict(row._mapping)) for row in conn.execute(query)]
+        )
 
     def run(self, run_id: int) -> dict[str, Any]:
-        with self.engine.connect() as conn:
+        missing = MeltError(f"no run with id {run_id} in '{self.spec}' (see 'melt runs list')")
+        if not 0 < run_id <= MAX_ROW_ID:
+            raise missing
+
+        def fetch(conn: Connection) -> dict[str, Any]:
             row = conn.execute(select(schema.runs).where(schema.runs.c.id == run_id)).first()
             if row is None:
-                raise MeltError(f"no run with id {run_id} in '{self.spec}' (see 'melt runs list')")
-            out = dict(row._mapping)
+                raise missing
+            out = with_liveness(dict(row._mapping))
             env = conn.execute(
                 select(schema.environments).where(schema.environments.c.id == out["environment_id"])
             ).first()
             out["environment"] = dict(env._mapping) if env else None
             return out
 
+        return self.read(fetch)
+
     def runs_of_experiment(self, experiment_id: int) -> list[dict[str, Any]]:
         runs = schema.runs
         query = select(runs).where(runs.c.experiment_id == experiment_id).order_by(runs.c.id)
-        with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+        return self.read(
+            lambda conn: [with_liveness(dict(row._mapping)) for row in conn.execute(query)]
+        )
 
     def turns(self, run_id: int, with_tokens: bool = False) -> list[dict[str, Any]]:
         turns, stamps = schema.turns, schema.token_timestamps
         query = select(turns).where(turns.c.run_id == run_id).order_by(turns.c.id)
-        with self.engine.connect() as conn:
+
+        def fetch(conn: Connection) -> list[dict[str, Any]]:
             rows = [dict(row._mapping) for row in conn.execute(query)]
             if with_tokens:
                 blobs = {
@@ -230,4 +332,6 @@ class Store:
                 }
                 for row in rows:
                     row["token_ns"] = blobs.get(row["id"], [])
-        return rows
+            return rows
+
+        return self.read(fetch)

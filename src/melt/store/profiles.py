@@ -30,15 +30,15 @@ class EnergyFigure:
 def add_op_timings(store: Store, run_id: int, timings: Sequence[OpTiming]) -> None:
     if not timings:
         return
-    with store.engine.begin() as conn:
-        conn.execute(insert(schema.op_timings), [{"run_id": run_id, **asdict(t)} for t in timings])
+    rows = [{"run_id": run_id, **asdict(t)} for t in timings]
+    store.write(lambda conn: conn.execute(insert(schema.op_timings), rows))
 
 
 def op_timings(store: Store, run_id: int) -> list[OpTiming]:
     table = schema.op_timings
     query = select(table).where(table.c.run_id == run_id).order_by(table.c.id)
-    with store.engine.connect() as conn:
-        return [
+    return store.read(
+        lambda conn: [
             OpTiming(
                 op=r.op,
                 wall_us=r.wall_us,
@@ -50,6 +50,7 @@ def op_timings(store: Store, run_id: int) -> list[OpTiming]:
             )
             for r in conn.execute(query)
         ]
+    )
 
 
 def add_intervals(store: Store, run_id: int, intervals: Sequence[Interval]) -> None:
@@ -59,15 +60,13 @@ def add_intervals(store: Store, run_id: int, intervals: Sequence[Interval]) -> N
         {"run_id": run_id, "name": i.name, "start_ns": i.start_ns, "end_ns": i.end_ns}
         for i in intervals
     ]
-    with store.engine.begin() as conn:
-        conn.execute(insert(schema.event_intervals), rows)
+    store.write(lambda conn: conn.execute(insert(schema.event_intervals), rows))
 
 
 def intervals(store: Store, run_id: int) -> list[dict[str, Any]]:
     table = schema.event_intervals
     query = select(table).where(table.c.run_id == run_id).order_by(table.c.id)
-    with store.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
+    return store.read(lambda conn: [dict(r._mapping) for r in conn.execute(query)])
 
 
 def add_energy_figures(store: Store, run_id: int, figures: Sequence[EnergyFigure]) -> None:
@@ -88,12 +87,10 @@ def add_energy_figures(store: Store, run_id: int, figures: Sequence[EnergyFigure
         }
         for f in figures
     ]
-    with store.engine.begin() as conn:
-        conn.execute(insert(schema.energy_figures), rows)
+    store.write(lambda conn: conn.execute(insert(schema.energy_figures), rows))
 
 
 def energy_figures(store: Store, run_id: int) -> list[dict[str, Any]]:
     table = schema.energy_figures
     query = select(table).where(table.c.run_id == run_id).order_by(table.c.id)
-    with store.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
+    return store.read(lambda conn: [dict(r._mapping) for r in conn.execute(query)])

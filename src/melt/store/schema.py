@@ -3,7 +3,8 @@
 Rows are written as they are produced: a run row first (status ``running``), then one
 ``turns`` row and one ``token_timestamps`` row per turn, each committed on its own, then
 the run's final status. `SCHEMA_VERSION` is stored in ``melt_meta`` and identifies a file
-as a melt database.
+as a melt database; it is also the Alembic head revision (melt/store/migrations): changing a
+table here means adding a migration that makes the same change, and a fixture store.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import BigInteger as Big
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "5"
 
 metadata = MetaData()
 
@@ -98,6 +99,10 @@ runs = Table(
     Column("peak_rss_bytes", Big),
     Column("decode_consistency_rel_diff", Float),
     Column("summary", JSON),
+    # The process writing the run and when it last wrote (store/liveness.py).
+    Column("pid", Integer),
+    Column("host", String(200)),
+    Column("heartbeat_at", String(40)),
 )
 
 turns = Table(
@@ -116,9 +121,9 @@ turns = Table(
     Column("first_token_ns", Big),
     Column("last_token_ns", Big),
     Column("end_ns", Big),  # NULL: not recorded (imported runs)
-    Column("prompt_tokens", Integer, nullable=False),
-    Column("prompt_tokens_evaluated", Integer, nullable=False),
-    Column("prompt_tokens_reused", Integer, nullable=False),
+    Column("prompt_tokens", Integer),  # NULL: not reported
+    Column("prompt_tokens_evaluated", Integer),  # NULL: not reported
+    Column("prompt_tokens_reused", Integer),  # NULL: not reported
     Column("generated_tokens", Integer, nullable=False),
     Column("stop_reason", String(40), nullable=False),
     Column("history_turns_dropped", Integer, nullable=False),
@@ -207,7 +212,7 @@ sampling = Table(
     Column("stopped_ns", Big, nullable=False),
     Column("ticks", Integer, nullable=False),
     Column("dropped", Integer, nullable=False),
-    Column("cpu_s", Float, nullable=False),
+    Column("cpu_s", Float),  # None: not measured
     Column("cpu_s_per_s", Float),
     Column("probes", JSON, nullable=False),
     Column("unavailable", JSON, nullable=False),
@@ -241,4 +246,13 @@ scores = Table(
     Column("duration_s", Float),
     Column("items_per_s", Float),
     Column("settings", JSON, nullable=False),
+)
+
+# A saved name for a run or experiment reference (``12`` or ``exp:3``): report/selection.py.
+run_names = Table(
+    "run_names",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("reference", String(40), nullable=False),
+    Column("created_at", String(40), nullable=False),
 )

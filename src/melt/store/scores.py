@@ -13,14 +13,14 @@ from melt.store.db import Store, now_iso
 
 def add_score(store: Store, **columns: Any) -> int:
     """Insert one score row (committed at once)."""
-    with store.engine.begin() as conn:
-        result = conn.execute(insert(schema.scores).values(created_at=now_iso(), **columns))
-        return int(result.inserted_primary_key[0])
+    row = {"created_at": now_iso(), **columns}
+    return store.write(
+        lambda conn: int(conn.execute(insert(schema.scores).values(**row)).inserted_primary_key[0])
+    )
 
 
 def scores_for(store: Store, model_sha256: str) -> list[dict[str, Any]]:
     """Every score of one artifact, oldest first."""
     table = schema.scores
     query = select(table).where(table.c.model_sha256 == model_sha256).order_by(table.c.id)
-    with store.engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
+    return store.read(lambda conn: [dict(row._mapping) for row in conn.execute(query)])

@@ -1,6 +1,22 @@
 """The trace contract between frameworks and metrics, and importers of foreign traces."""
 
 from melt.traces.sample import Provenance, Sample
-from melt.traces.trace import EngineTimers, LoadTrace, TurnTrace
+from melt.traces.trace import (
+    STOP_CONTEXT,
+    STOP_EOG,
+    STOP_LENGTH,
+    EngineTimers,
+    LoadTrace,
+    TurnTrace,
+)
 
-__all__ = ["EngineTimers", "LoadTrace", "Provenance", "Sample", "TurnTrace"]
+__all__ = [
+    "STOP_CONTEXT",
+    "STOP_EOG",
+    "STOP_LENGTH",
+    "EngineTimers",
+    "LoadTrace",
+    "Provenance",
+    "Sample",
+    "TurnTrace",
+]

@@ -32,9 +32,15 @@ class Workload:
     def n_turns(self) -> int:
         return sum(len(c.turns) for c in self.conversations)
 
+    def warmup_turns(self, n_turns: int) -> int:
+        """How many warmup turns a request for `n_turns` replays: the workload has no more
+        than `n_turns` turns to give, so this is what a run records and reports."""
+        return max(0, min(n_turns, self.n_turns))
+
     def warmup(self, n_turns: int) -> tuple[Conversation, ...]:
         """Conversations made of the workload's first `n_turns` turns, in order, each cut
-        where the turn budget runs out: what a run replays before it starts measuring."""
+        where the turn budget runs out: what a run replays before it starts measuring
+        (`warmup_turns(n_turns)` turns in all, never more than the workload holds)."""
         out = []
         left = n_turns
         for conv in self.conversations:

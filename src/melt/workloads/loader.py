@@ -18,6 +18,8 @@ from melt.errors import MeltError
 from melt.workloads.builtin import BUILTIN_WORKLOAD, builtin_workload_path
 from melt.workloads.conversation import Conversation, Workload
 
+WHAT = "workload file"
+
 
 def load_workload(spec: str | Path) -> Workload:
     """Load the built-in workload (``builtin:chat``) or a conversation file."""
@@ -27,46 +29,16 @@ def load_workload(spec: str | Path) -> Workload:
     return _load_file(Path(spec))
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MeltError(f"workload file '{path}' not found (pass --workload FILE)") from None
-    except IsADirectoryError:
-        raise MeltError(f"workload path '{path}' is a directory (pass a .json file)") from None
-    except PermissionError:
-        raise MeltError(f"workload file '{path}' is not readable (check its permissions)") from None
-    except UnicodeDecodeError as exc:
-        raise MeltError(
-            f"workload file '{path}' is not UTF-8 text (byte {exc.start}); save it as UTF-8"
-        ) from None
-
-
 def _parse(path: Path, text: str) -> tuple[list[Any], str]:
+    from melt.files import json_error, parse_jsonl  # lazily: see _load_file
+
     try:
         return _as_list(path, json.loads(text)), "json"
     except json.JSONDecodeError as exc:
         lines = [line for line in text.splitlines() if line.strip()]
         if exc.lineno > 1 and lines and lines[0].lstrip().startswith("{"):
-            return _parse_jsonl(path, text), "jsonl"
-        raise MeltError(
-            f"workload file '{path}' line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})"
-        ) from None
-
-
-def _parse_jsonl(path: Path, text: str) -> list[Any]:
-    items = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            items.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise MeltError(
-                f"workload file '{path}' line {lineno} column {exc.colno}: "
-                f"invalid JSON Lines record ({exc.msg})"
-            ) from None
-    return items
+            return [record for _, record in parse_jsonl(text, path, WHAT)], "jsonl"
+        raise MeltError(json_error(exc, path, WHAT)) from None
 
 
 def _as_list(path: Path, data: Any) -> list[Any]:
@@ -81,7 +53,11 @@ def _as_list(path: Path, data: Any) -> list[Any]:
 
 
 def _load_file(path: Path) -> Workload:
-    items, syntax = _parse(path, _read_text(path))
+    # melt.files needs pydantic and PyYAML, which a device running melt's runner lacks;
+    # the runner imports this package (for Conversation), never this function
+    from melt.files import read_text_file
+
+    items, syntax = _parse(path, read_text_file(path, WHAT, "pass --workload FILE"))
     if not items:
         raise MeltError(f"workload file '{path}' holds no conversations (add at least one)")
     conversations = []

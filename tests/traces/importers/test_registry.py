@@ -47,7 +47,7 @@ def test_a_file_with_nothing_recognisable_is_one_error(tmp_path: Path) -> None:
 
 
 def test_a_forced_format_that_finds_nothing_is_one_error() -> None:
-    with pytest.raises(MeltError, match="has no TVM/MLC profiler reports in it"):
+    with pytest.raises(MeltError, match="has no TVM/MLC profiler reports that melt can store"):
         read(FIXTURES / "monsoon" / "power.csv", "tvm-log")
 
 

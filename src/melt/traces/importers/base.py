@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from melt.errors import MeltError
+from melt.files import read_text_file
 from melt.metrics.ops import OpTiming
 
 HEAD_CHARS = 65536
@@ -40,6 +42,27 @@ class ImportedTurn:
     prefill_tok_per_s: float | None = None
     decode_tok_per_s: float | None = None
     counters: dict[str, float] = field(default_factory=dict)
+
+    def problem(self) -> str | None:
+        """Why this turn cannot be stored, or None: a stored turn needs a token count and a
+        duration, and no figure may be negative or NaN (a turn of Nones is no measurement)."""
+        figures = {
+            "prefill_ms": self.prefill_ms,
+            "decode_ms": self.decode_ms,
+            "total_ms": self.total_ms,
+            "prefill_tok_per_s": self.prefill_tok_per_s,
+            "decode_tok_per_s": self.decode_tok_per_s,
+        }
+        bad = [k for k, v in figures.items() if v is not None and not v >= 0]
+        if self.prompt_tokens < 0 or self.generated_tokens < 0:
+            bad.insert(0, "token counts")
+        if bad:
+            return f"negative or NaN {', '.join(bad)}"
+        if self.prompt_tokens == 0 and self.generated_tokens == 0:
+            return "no prompt or generated token counts"
+        if self.prefill_ms is None and self.decode_ms is None and self.total_ms is None:
+            return "no prefill, decode or total duration"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +129,14 @@ class ImportedRun:
     def empty(self) -> bool:
         return not (self.turns or self.ops or self.intervals or self.power or self.thermal_c)
 
+    def drop_invalid(self) -> list[str]:
+        """Remove turns with a `problem()` and power traces without samples; say what went."""
+        dropped = [f"turn {t.index} refused: {p}" for t in self.turns if (p := t.problem())]
+        dropped += [f"power rail '{p.rail}' has no samples" for p in self.power if not p.t_s]
+        self.turns = [t for t in self.turns if t.problem() is None]
+        self.power = [p for p in self.power if p.t_s]
+        return dropped
+
 
 @dataclass
 class ImportResult:
@@ -115,6 +146,27 @@ class ImportResult:
     runs: list[ImportedRun] = field(default_factory=list)
     malformed: list[Malformed] = field(default_factory=list)
     found: list[str] = field(default_factory=list)
+
+
+def check_result(result: ImportResult, path: Path, description: str) -> ImportResult:
+    """Keep only what can be stored (`ImportedRun.drop_invalid`, said in each run's notes);
+    a result with nothing left is a `MeltError` naming the file and the format, so an import
+    that recognised nothing stores nothing."""
+    refused: list[str] = []
+    for run in result.runs:
+        dropped = run.drop_invalid()
+        run.notes += [f"{run.label}: {reason}" for reason in dropped]
+        refused += dropped
+    if any(not run.empty for run in result.runs):
+        return result
+    evidence = refused[:2]
+    if result.malformed:
+        evidence.append(f"{len(result.malformed)} malformed line(s), first {result.malformed[0]}")
+    evidence = evidence or result.found[:2]
+    raise MeltError(
+        f"'{path}' has no {description} that melt can store (--format {result.format}: "
+        f"{'; '.join(evidence) or 'nothing found'}); check the file or pass another --format"
+    )
 
 
 class Importer(Protocol):
@@ -132,7 +184,8 @@ class Importer(Protocol):
 
 
 def read_text(path: Path) -> str:
-    return path.read_text(encoding="utf-8", errors="replace")
+    """An import source's text: strict UTF-8, or a one-line error naming the place."""
+    return read_text_file(path, "import source", "pass a MELT log, capture or results folder")
 
 
 def read_head(path: Path) -> str:

@@ -7,7 +7,7 @@ from importlib import import_module
 from pathlib import Path
 
 from melt.errors import MeltError
-from melt.traces.importers.base import Importer, ImportResult, read_head
+from melt.traces.importers.base import Importer, ImportResult, check_result, read_head
 
 AUTO = "auto"
 # Modules that register an importer, in detection order: folders first, then the formats
@@ -82,10 +82,4 @@ def read(path: Path, format: str = AUTO) -> ImportResult:
             f"'{path}' is {kind}, which --format {importer.name} does not read "
             "(melt-run reads folders, every other format reads files)"
         )
-    result = importer.read(path)
-    if not any(not run.empty for run in result.runs):
-        raise MeltError(
-            f"'{path}' has no {importer.description} in it "
-            f"({len(result.malformed)} malformed line(s)); check the file or --format"
-        )
-    return result
+    return check_result(importer.read(path), path, importer.description)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,18 @@ from melt.traces.importers.base import ImportedRun, ImportResult, Malformed, rea
 from melt.traces.importers.registry import register
 
 REPORT = re.compile(r"Report from function (?P<name>\S+?)(?:\s*\[(?P<i>\d+)/(?P<n>\d+)\])?:")
+
+
+def graph_names(settings: Mapping[str, Any]) -> dict[int, str]:
+    """Graph index → ``FUNCTION [k]``, k counting that function's reports (``decode [0]``,
+    ``decode [1]``, ``prefill [0]``), from the `tvm_reports` an import stored."""
+    seen: dict[str, int] = {}
+    names = {}
+    for graph, report in enumerate(settings.get("tvm_reports") or ()):
+        function = str(report.get("function", "?"))
+        names[graph] = f"{function} [{seen.get(function, 0)}]"
+        seen[function] = seen.get(function, 0) + 1
+    return names
 
 
 def _value(cell: Any) -> Any:

@@ -1,0 +1,1 @@
+"""Running one planned bench on many devices: in parallel on this controller (`fleet`)."""

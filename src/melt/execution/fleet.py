@@ -1,0 +1,217 @@
+"""One controller, many devices: a bench planned once (one experiment row), then run on
+every selected device at once, one thread per device and one run at a time on each (two runs
+on one device would disturb each other's figures).
+
+A device that fails (unreachable, connection lost) ends only its own thread: the run it was in
+is marked failed with the reason by the session, the runs it never started are listed as not
+run with that reason, and the other devices go on. With `--retries N` the thread first tries
+again, from the run that failed, while that run has attempts left (`execution/retry.py`, the
+policy the Ray path shares); a run the store holds as completed is never run again.
+
+A signal (Ctrl-C, SIGTERM) lands in the main thread; `melt.interrupts` keeps it pending,
+every device thread raises it at its next turn boundary (its run is marked interrupted), and
+the main thread waits for all of them before it raises the signal itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from melt.errors import MeltError
+from melt.execution.retry import Retries, check_retries, run_key
+from melt.interrupts import Terminated
+from melt.metrics.turn import TurnMetrics
+from melt.session import (
+    STATUS_COMPLETED,
+    BenchObserver,
+    BenchRequest,
+    BenchResult,
+    RunResult,
+    RunSlot,
+    SharedPlan,
+    plan_bench,
+    run_bench,
+)
+from melt.traces import TurnTrace
+from melt.workloads import Conversation
+
+DEVICE_COMPLETED = "completed"
+DEVICE_FAILED = "failed"
+DEVICE_INTERRUPTED = "interrupted"
+JOIN_POLL_S = 0.2  # how often the main thread wakes to take a signal while devices run
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRun:
+    """One cell × repeat of the plan on one device, keyed for the store."""
+
+    slot: RunSlot
+    label: str
+
+
+@dataclass(slots=True)
+class DeviceOutcome:
+    """What one device did with its share."""
+
+    device: str
+    status: str = DEVICE_COMPLETED
+    error: str | None = None
+    result: BenchResult | None = None
+    runs: list[RunResult] = field(default_factory=list)
+    not_run: list[PlannedRun] = field(default_factory=list)
+
+    @property
+    def unfinished(self) -> list[RunResult]:
+        """Runs that ended otherwise than completed and no retry of theirs completed."""
+        done = {r.key for r in self.runs if r.status == STATUS_COMPLETED}
+        return [r for r in self.runs if r.status != STATUS_COMPLETED and r.key not in done]
+
+
+@dataclass(slots=True)
+class FleetResult:
+    experiment_id: int
+    store: str
+    outcomes: list[DeviceOutcome]
+
+    @property
+    def all_completed(self) -> bool:
+        return all(
+            o.status == DEVICE_COMPLETED and not o.unfinished and not o.not_run
+            for o in self.outcomes
+        )
+
+
+ObserverFactory = Callable[[str], BenchObserver]
+
+
+class _Tracking:
+    """Passes every event on to the device's observer and keeps what the outcome needs."""
+
+    def __init__(self, inner: BenchObserver, outcome: DeviceOutcome) -> None:
+        self.inner = inner
+        self.outcome = outcome
+
+    def preparing(self, message: str) -> None:
+        self.inner.preparing(message)
+
+    def run_started(self, run_id: int, index: int, total: int, label: str) -> None:
+        self.inner.run_started(run_id, index, total, label)
+
+    def conversation_started(
+        self, conversation: Conversation, index: int, total: int, warmup: bool
+    ) -> None:
+        self.inner.conversation_started(conversation, index, total, warmup)
+
+    def turn_done(self, trace: TurnTrace, metrics: TurnMetrics) -> None:
+        self.inner.turn_done(trace, metrics)
+
+    def run_finished(self, result: RunResult) -> None:
+        self.outcome.runs.append(result)
+        self.inner.run_finished(result)
+
+
+def planned_runs(
+    request: BenchRequest, shared: SharedPlan, plan_id: int, device: str
+) -> list[PlannedRun]:
+    """Every run one device executes, in the session's order, keyed by plan + cell + repeat
+    + device."""
+    runs = []
+    for c, (cell, artifact) in enumerate(zip(request.cells, shared.artifacts, strict=True)):
+        label = f"{artifact.name} {artifact.quant} t{cell.settings.threads}"
+        for repeat in range(request.repeats):
+            key = run_key(plan_id, c, repeat, device)
+            runs.append(PlannedRun(RunSlot(c, repeat, key), f"{label} repeat {repeat}"))
+    return runs
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted by the user (Ctrl-C)"
+    if isinstance(exc, Terminated):
+        return str(exc)
+    return str(exc) if isinstance(exc, MeltError) else f"{type(exc).__name__}: {exc}"
+
+
+def _run_device(
+    request: BenchRequest,
+    shared: SharedPlan,
+    observer: _Tracking,
+    retries: Retries,
+    raised: list[BaseException],
+) -> None:
+    outcome = observer.outcome
+    planned = planned_runs(request, shared, retries.plan_id, outcome.device)
+    todo = planned
+    while todo:
+        share = replace(request, device=outcome.device, runs=tuple(p.slot for p in todo))
+        try:
+            outcome.result = run_bench(share, observer, shared)
+        except BaseException as exc:  # a device's end, whatever it is, is its outcome
+            interrupted = isinstance(exc, KeyboardInterrupt | Terminated)
+            outcome.status = DEVICE_INTERRUPTED if interrupted else DEVICE_FAILED
+            outcome.error = _reason(exc)
+            if interrupted:
+                raised.append(exc)
+                break
+            completed = retries.completed()
+            todo = [p for p in todo if p.slot.key not in completed]
+            if todo and retries.failed(todo[0].slot.key):  # the run that failed: again
+                continue
+            break
+        outcome.status, outcome.error = DEVICE_COMPLETED, None
+        break
+    started = {r.key for r in outcome.runs}
+    outcome.not_run = [p for p in planned if p.slot.key not in started]
+
+
+def run_fleet(
+    request: BenchRequest, devices: list[str], observers: ObserverFactory, retries: int = 0
+) -> FleetResult:
+    """Plan once, then run every cell × repeat on every device in `devices`, in parallel;
+    a failed run is run again up to `retries` times.
+
+    Bad input raises `MeltError` before anything is written; a device's failure is in its
+    outcome; a signal is raised again once every device has stopped."""
+    if len(set(devices)) != len(devices):
+        raise MeltError("--device: a device is named twice; each device runs one run at a time")
+    check_retries(retries)
+    shared = plan_bench(request, observers("plan"))
+    experiment_id = shared.store.create_experiment(
+        name=request.name, command=request.command, config={**request.config, "devices": devices}
+    )
+    request = replace(request, experiment_id=experiment_id)
+    policy = Retries(retries, shared.store, experiment_id)
+    outcomes = [DeviceOutcome(name) for name in devices]
+    raised: list[BaseException] = []
+    threads = [
+        threading.Thread(
+            target=_run_device,
+            args=(request, shared, _Tracking(observers(o.device), o), policy, raised),
+            name=f"melt-device-{o.device}",
+            daemon=True,
+        )
+        for o in outcomes
+    ]
+    for thread in threads:
+        thread.start()
+    signal = _join(threads)
+    if signal is not None:
+        raise signal
+    if raised:
+        raise raised[0]
+    return FleetResult(experiment_id, shared.store.spec, outcomes)
+
+
+def _join(threads: list[threading.Thread]) -> BaseException | None:
+    """Wait for every device thread. A signal arriving meanwhile is kept (the device threads
+    see it pending and stop at their next turn boundary) and returned once all have ended."""
+    first: BaseException | None = None
+    for thread in threads:
+        while thread.is_alive():
+            try:
+                thread.join(JOIN_POLL_S)
+            except (KeyboardInterrupt, Terminated) as exc:
+                first = first or exc
+    return first

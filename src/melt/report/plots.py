@@ -1,0 +1,332 @@
+"""Plotly figures of a report, one function per figure, from a `ReportContent`.
+
+Figures are plain plotly.js figure dicts (``{"data": [...], "layout": {...}}``): building
+them through plotly's graph objects validates every property and costs a second or more per
+figure, too slow for a report of a hundred runs. Only the offline bundle of plotly.js comes
+from the plotly package (`html.py`). Long sample series are thinned to `MAX_POINTS` per
+series (every k-th point, the last kept) so a report of many runs stays small; the thinning
+is said in the figure's title.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from melt.metrics.roofline import Roofline
+from melt.report.content import ReportContent, RunView
+
+Figure = dict[str, Any]
+
+MAX_POINTS = 300  # a series at 10 Hz over 30 s; a report of 100 runs stays under 10 MB
+NS = 1e9
+PREFILL_COLOUR = "rgba(255, 140, 0, 0.30)"
+DECODE_COLOUR = "rgba(70, 130, 180, 0.22)"
+ESTIMATED_PATTERN = "/"
+
+# probe timeline rows: which units go on which panel, in order
+PANELS = (
+    ("CPU", ("%",)),
+    ("frequency", ("kHz", "MHz", "Hz")),
+    ("memory", ("B", "bytes", "KiB", "MiB")),
+    ("power", ("W", "mW", "A", "mA", "V")),
+    ("temperature", ("°C", "C", "degC")),
+)
+
+
+def _figure(
+    data: list[dict[str, Any]], title: str, x: str, y: str, height: int = 360, **layout: Any
+) -> Figure:
+    return {
+        "data": data,
+        "layout": {
+            "title": {"text": title, "font": {"size": 14}},
+            "xaxis": {"title": {"text": x}},
+            "yaxis": {"title": {"text": y}},
+            "height": height,
+            "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+            "template": TEMPLATE,
+            "legend": {"font": {"size": 10}},
+            **layout,
+        },
+    }
+
+
+TEMPLATE = {
+    "layout": {
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "xaxis": {"gridcolor": "#ebf0f8", "zerolinecolor": "#ebf0f8"},
+        "yaxis": {"gridcolor": "#ebf0f8", "zerolinecolor": "#ebf0f8"},
+        "colorway": [
+            "#636efa",
+            "#EF553B",
+            "#00cc96",
+            "#ab63fa",
+            "#FFA15A",
+            "#19d3f3",
+            "#FF6692",
+            "#B6E880",
+            "#FF97FF",
+            "#FECB52",
+        ],
+    }
+}
+
+
+def token_steps(view: RunView) -> Figure:
+    """Generated-token count against time since submit, one step line per turn."""
+    data = []
+    for t in view.turns:
+        stamps = t.get("token_ns") or []
+        if not stamps or t["submit_ns"] is None:
+            continue
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": [0.0] + [(ns - t["submit_ns"]) / NS for ns in stamps],
+                "y": list(range(len(stamps) + 1)),
+                "line": {"shape": "hv", "width": 1.5},
+                "name": f"conv {t['conversation_index']} turn {t['turn_index']}",
+            }
+        )
+    return _figure(
+        data, f"{view.label}: token timestamps", "seconds since the prompt was submitted", "tokens"
+    )
+
+
+def ttft_vs_prompt(content: ReportContent) -> Figure:
+    data = [
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "x": [t["prompt_tokens_evaluated"] for t in v.turns],
+            "y": [t["ttft_s"] for t in v.turns],
+            "name": v.label,
+        }
+        for v in content.runs
+    ]
+    return _figure(data, "TTFT vs prompt tokens evaluated", "prompt tokens evaluated", "TTFT s")
+
+
+def decode_vs_depth(content: ReportContent) -> Figure:
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "x": [t["prompt_tokens"] for t in v.turns],
+            "y": [t["decode_tok_per_s"] for t in v.turns],
+            "name": v.label,
+        }
+        for v in content.runs
+    ]
+    return _figure(
+        data,
+        "decode rate per turn as the conversation's context grows",
+        "context depth at decode start (prompt tokens incl. reused)",
+        "decode tok/s",
+    )
+
+
+def _thin(points: Sequence[tuple[int, float]]) -> Sequence[tuple[int, float]]:
+    if len(points) <= MAX_POINTS:
+        return points
+    step = -(-len(points) // MAX_POINTS)
+    kept = list(points[::step])
+    if kept[-1] != points[-1]:
+        kept.append(points[-1])
+    return kept
+
+
+def _panel_of(unit: str) -> str | None:
+    for name, units in PANELS:
+        if unit in units:
+            return name
+    return None
+
+
+PANEL_GAP = 0.06
+# Probe timelines are drawn, not read off: 1 ms and 5 significant digits are finer than
+# a pixel and keep 100 runs' timelines a few MB (the stored samples stay exact).
+TIME_DECIMALS = 3
+VALUE_DIGITS = 5
+MIB = 2**20
+PANEL_UNITS = {
+    "CPU": "CPU %",
+    "frequency": "frequency",
+    "memory": "memory MiB",
+    "power": "power",
+    "temperature": "°C",
+}
+
+
+def probe_timeline(view: RunView) -> Figure | None:
+    """One panel per kind of signal (stacked, shared time axis), prefill (orange) and decode
+    (blue) windows shaded across all panels; None without samples."""
+    series = {(s.probe, s.channel): s.points for s in view.series}
+    units = {(s.probe, s.channel): (s.unit, str(s.provenance)) for s in view.series}
+    panels = [name for name, _ in PANELS if any(_panel_of(u) == name for u, _ in units.values())]
+    if not panels:
+        return None
+    origin = min(points[0][0] for points in series.values())
+    n = len(panels)
+    span = (1 - PANEL_GAP * (n - 1)) / n
+    layout: dict[str, Any] = {}
+    for i, panel in enumerate(panels):
+        top = 1 - i * (span + PANEL_GAP)
+        axis = "yaxis" if i == 0 else f"yaxis{i + 1}"
+        layout[axis] = {
+            "domain": [top - span, top],
+            "title": {"text": PANEL_UNITS.get(panel, panel)},
+            "anchor": "x",
+            "gridcolor": "#ebf0f8",
+            # a process's RSS and the system's free memory differ by orders of magnitude
+            **({"type": "log"} if panel == "memory" else {}),
+        }
+    # the shared time axis sits under the lowest panel
+    layout["xaxis"] = {
+        "anchor": f"y{n}" if n > 1 else "y",
+        "title": {"text": "seconds since the first sample"},
+    }
+    data = []
+    thinned = False
+    for key, points in sorted(series.items()):
+        unit, provenance = units[key]
+        panel = _panel_of(unit)
+        if panel is None:
+            continue
+        kept = _thin(points)
+        thinned |= len(kept) < len(points)
+        scale = 1 / MIB if unit in ("B", "bytes") else 1.0
+        estimated = provenance == "estimated"
+        index = panels.index(panel)
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": [round((t - origin) / NS, TIME_DECIMALS) for t, _ in kept],
+                "y": [float(f"{value * scale:.{VALUE_DIGITS}g}") for _, value in kept],
+                "yaxis": "y" if index == 0 else f"y{index + 1}",
+                "name": f"{key[0]}/{key[1]} ({'MiB' if scale != 1 else unit})"
+                + (" ESTIMATED" if estimated else ""),
+                "line": {"dash": "dot"} if estimated else {},
+            }
+        )
+    shapes = []
+    for t in view.turns:
+        if t["submit_ns"] is None or t["first_token_ns"] is None:
+            continue
+        windows = [(t["submit_ns"], t["first_token_ns"], PREFILL_COLOUR)]
+        if t["last_token_ns"] is not None:
+            windows.append((t["first_token_ns"], t["last_token_ns"], DECODE_COLOUR))
+        shapes += [
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "paper",
+                "x0": (start - origin) / NS,
+                "x1": (end - origin) / NS,
+                "y0": 0,
+                "y1": 1,
+                "fillcolor": colour,
+                "line": {"width": 0},
+                "layer": "below",
+            }
+            for start, end, colour in windows
+        ]
+    title = f"{view.label}: probes (orange prefill, blue decode)"
+    if thinned:
+        title += f"; thinned to ≤{MAX_POINTS} points a series"
+    figure = _figure(data, title, "", "", height=150 * n + 90)
+    figure["layout"] |= layout | {"shapes": shapes}
+    return figure
+
+
+def energy_per_token(content: ReportContent) -> Figure | None:
+    with_energy = [v for v in content.runs if v.energy is not None]
+    if not with_energy:
+        return None
+    data = []
+    for phase, attr in (
+        ("prefill J/prompt token", "j_per_prompt_token"),
+        ("decode J/generated token", "j_per_generated_token"),
+    ):
+        for estimated in (False, True):
+            views = [v for v in with_energy if (v.energy.provenance == "estimated") == estimated]
+            if not views:
+                continue
+            data.append(
+                {
+                    "type": "bar",
+                    "x": [v.label for v in views],
+                    "y": [getattr(v.energy, attr) for v in views],
+                    "name": ("ESTIMATED " if estimated else "measured ") + phase,
+                    "marker": {"pattern": {"shape": ESTIMATED_PATTERN}} if estimated else {},
+                    "opacity": 0.6 if estimated else 1.0,
+                }
+            )
+    return _figure(
+        data, "energy per token by phase (hatched: ESTIMATED)", "", "J per token", barmode="group"
+    )
+
+
+PARETO_X = (
+    ("accuracy", "accuracy"),
+    ("size_bytes", "model size (bytes)"),
+    ("j_per_token", "J per generated token"),
+)
+
+
+def pareto_figures(content: ReportContent) -> list[Figure]:
+    """Decode tok/s against each other axis the variants all have; optimal ones starred."""
+    rows = content.pareto
+    figures = []
+    for axis, label in PARETO_X:
+        if not rows or any(r[axis] is None for r in rows):
+            continue
+        data = []
+        for optimal in (True, False):
+            chosen = [r for r in rows if r["pareto_optimal"] is optimal]
+            if chosen:
+                data.append(
+                    {
+                        "type": "scatter",
+                        "mode": "markers+text",
+                        "x": [r[axis] for r in chosen],
+                        "y": [r["decode_tok_per_s"] for r in chosen],
+                        "text": [r["variant"] for r in chosen],
+                        "textposition": "top center",
+                        "marker": {
+                            "size": 14 if optimal else 9,
+                            "symbol": "star" if optimal else "circle",
+                        },
+                        "name": "Pareto-optimal" if optimal else "dominated",
+                    }
+                )
+        metric = rows[0]["accuracy_metric"] if axis == "accuracy" else None
+        title = f"decode tok/s vs {label}" + (f" ({metric})" if metric else "")
+        title += f"; optimal over {rows[0]['pareto_axes']}"
+        figures.append(_figure(data, title, label, "decode tok/s (median of turns)"))
+    return figures
+
+
+def _bound_text(result: Roofline) -> str:
+    return f"{result.decode_tok_per_s:.1f} / {result.bound_tok_per_s:.0f} tok/s"
+
+
+def roofline_figure(content: ReportContent) -> Figure | None:
+    known = [(v, v.roofline.result) for v in content.runs if v.roofline.result is not None]
+    if not known:
+        return None
+    data = [
+        {
+            "type": "bar",
+            "x": [v.label for v, _ in known],
+            "y": [100 * r.fraction_of_limit for _, r in known],
+            "text": [_bound_text(r) for _, r in known],
+            "textposition": "auto",
+            "name": "decode",
+        }
+    ]
+    return _figure(data, "decode as % of the memory-bandwidth limit", "", "% of limit")

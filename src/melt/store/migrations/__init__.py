@@ -1,0 +1,1 @@
+"""Alembic migrations of the results store (revision ids are melt schema versions)."""
