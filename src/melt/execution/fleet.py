@@ -10,7 +10,11 @@ policy the Ray path shares); a run the store holds as completed is never run aga
 
 A signal (Ctrl-C, SIGTERM) lands in the main thread; `melt.interrupts` keeps it pending,
 every device thread raises it at its next turn boundary (its run is marked interrupted), and
-the main thread waits for all of them before it raises the signal itself.
+the main thread waits for all of them before it raises the signal itself. It waits on an
+event each thread sets as its very last step, not on `Thread.join`: on CPython 3.11 a signal
+that interrupts `join` marks a thread that is still running as stopped (bpo-45274's handler
+releases the running thread's state lock), so the main thread would go on and exit while a
+device thread was still writing its run's final status.
 """
 
 from __future__ import annotations
@@ -140,6 +144,20 @@ def _run_device(
     observer: _Tracking,
     retries: Retries,
     raised: list[BaseException],
+    done: threading.Event,
+) -> None:
+    try:
+        _run_share(request, shared, observer, retries, raised)
+    finally:
+        done.set()  # the thread's last step: what the main thread waits for
+
+
+def _run_share(
+    request: BenchRequest,
+    shared: SharedPlan,
+    observer: _Tracking,
+    retries: Retries,
+    raised: list[BaseException],
 ) -> None:
     outcome = observer.outcome
     planned = planned_runs(request, shared, retries.plan_id, outcome.device)
@@ -185,18 +203,22 @@ def run_fleet(
     policy = Retries(retries, shared.store, experiment_id)
     outcomes = [DeviceOutcome(name) for name in devices]
     raised: list[BaseException] = []
-    threads = [
+    done = [threading.Event() for _ in outcomes]
+    for outcome, ended in zip(outcomes, done, strict=True):
         threading.Thread(
             target=_run_device,
-            args=(request, shared, _Tracking(observers(o.device), o), policy, raised),
-            name=f"melt-device-{o.device}",
+            args=(
+                request,
+                shared,
+                _Tracking(observers(outcome.device), outcome),
+                policy,
+                raised,
+                ended,
+            ),
+            name=f"melt-device-{outcome.device}",
             daemon=True,
-        )
-        for o in outcomes
-    ]
-    for thread in threads:
-        thread.start()
-    signal = _join(threads)
+        ).start()
+    signal = wait_all(done)
     if signal is not None:
         raise signal
     if raised:
@@ -204,14 +226,16 @@ def run_fleet(
     return FleetResult(experiment_id, shared.store.spec, outcomes)
 
 
-def _join(threads: list[threading.Thread]) -> BaseException | None:
-    """Wait for every device thread. A signal arriving meanwhile is kept (the device threads
-    see it pending and stop at their next turn boundary) and returned once all have ended."""
+def wait_all(done: list[threading.Event]) -> BaseException | None:
+    """Wait until every device thread has set its event. A signal arriving meanwhile is kept
+    (the device threads see it pending and stop at their next turn boundary) and returned once
+    all have ended. An interrupted `Event.wait` leaves the event as it was, unlike `join`
+    (see the module docstring)."""
     first: BaseException | None = None
-    for thread in threads:
-        while thread.is_alive():
+    for ended in done:
+        while not ended.is_set():
             try:
-                thread.join(JOIN_POLL_S)
+                ended.wait(JOIN_POLL_S)
             except (KeyboardInterrupt, Terminated) as exc:
                 first = first or exc
     return first
