@@ -28,10 +28,11 @@ import yaml
 
 from melt.config import Cell, RunSettings
 from melt.execution import ray_fleet
+from melt.execution.bench import run_bench
 from melt.execution.fleet import run_fleet
 from melt.execution.ray_fleet import RunSpec, resource_name
+from melt.execution.request import BenchRequest
 from melt.execution.retry import Retries
-from melt.session import BenchRequest, run_bench
 from melt.store import open_store
 
 TESTS = Path(__file__).resolve().parent.parent / "tests" / "devices"

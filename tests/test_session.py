@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 from melt.config import Cell, RunSettings
-from melt.session import BenchRequest, RunResult, run_bench
+from melt.execution.bench import run_bench
+from melt.execution.request import BenchRequest
+from melt.results import RunResult
 from melt.traces import TurnTrace
 from melt.workloads import Conversation
 

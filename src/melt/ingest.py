@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from melt.execution.rows import turn_row
 from melt.metrics.melt_compat import WindowEnergy, melt_compat_energy, trapezoid_energy
 from melt.metrics.run import MeasuredTurn, aggregate_turns
 from melt.metrics.turn import TurnMetrics
@@ -97,32 +98,21 @@ def turn_metrics(turn: ImportedTurn) -> TurnMetrics:
     )
 
 
-def _turn_columns(run: ImportedRun, turn: ImportedTurn, m: TurnMetrics) -> dict[str, object]:
-    e2e_known = not math.isnan(m.e2e_s)
-    return {
-        "conversation_index": 0,
-        "conversation_id": run.label,
-        "turn_index": turn.index,
-        "warmup": False,
-        "wall_anchor_ns": None,
-        "submit_ns": None,
-        "prefill_start_ns": None,
-        "prefill_done_ns": None,
-        "end_ns": None,
-        "prompt_tokens": turn.prompt_tokens,
-        "prompt_tokens_evaluated": turn.prompt_tokens,
-        "prompt_tokens_reused": 0,
-        "generated_tokens": turn.generated_tokens,
-        "stop_reason": STATUS_IMPORTED,
-        "history_turns_dropped": 0,
-        "engine_timers": turn.counters,
-        "prefill_s": m.prefill_s,
-        "prefill_tok_per_s": m.prefill_tok_per_s,
-        "decode_s": m.decode_s,
-        "decode_tok_per_s": m.decode_tok_per_s,
-        "e2e_s": m.e2e_s if e2e_known else None,
-        "output_text": "",
-    }
+def _turn_row(run: ImportedRun, turn: ImportedTurn, m: TurnMetrics) -> dict[str, object]:
+    """The turn's row (`execution/rows.py`): no timestamps, the tool's own counters."""
+    return turn_row(
+        m,
+        conversation_index=0,
+        conversation_id=run.label,
+        turn_index=turn.index,
+        warmup=False,
+        prompt_tokens=turn.prompt_tokens,
+        prompt_tokens_evaluated=turn.prompt_tokens,
+        prompt_tokens_reused=0,
+        generated_tokens=turn.generated_tokens,
+        stop_reason=STATUS_IMPORTED,
+        engine_timers=turn.counters,
+    )
 
 
 def _sha256(paths: list[str]) -> str:
@@ -192,7 +182,7 @@ def store_result(store: Store, result: ImportResult, path: Path, command: str) -
         measured = []
         for turn in run.turns:
             metrics = turn_metrics(turn)
-            store.add_turn(run_id, [], **_turn_columns(run, turn, metrics))
+            store.add_turn(run_id, [], **_turn_row(run, turn, metrics))
             measured.append(
                 MeasuredTurn(metrics, turn.prompt_tokens, 0, turn.generated_tokens, warmup=False)
             )

@@ -140,18 +140,21 @@ def device_python(cache: Path) -> Path:
     """A bare venv with llama-cpp-python only (built once, reused: the wheel comes from
     $MELT_WHEELS, else the wheel folder `.ci/setup` fills under the cache, else pip's own
     cache of the wheel the main install built)."""
+    wheels = os.environ.get("MELT_WHEELS") or str(cache / "wheels")
+    built = sorted(Path(wheels).glob("llama_cpp_python-*.whl")) if Path(wheels).is_dir() else []
+    # keyed by the wheel it holds: a rebuilt wheel (other flags) makes a new venv
+    key = ",".join(f"{w.name}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in built)
     venv = cache / f"device-venv-py{sys.version_info.major}{sys.version_info.minor}"
     python = venv / "bin" / "python"
     marker = venv / ".melt-ready"
-    if marker.exists():
+    if marker.exists() and marker.read_text() == f"ok {key}\n":
         return python
     if venv.exists():
         shutil.rmtree(venv)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    wheels = os.environ.get("MELT_WHEELS") or str(cache / "wheels")
     if Path(wheels).is_dir():
         pip += ["--find-links", wheels]
     subprocess.run([*pip, LLAMA_CPP_PYTHON], check=True)
-    marker.write_text("ok\n")
+    marker.write_text(f"ok {key}\n")
     return python

@@ -104,7 +104,9 @@ def test_a_server_killed_mid_run_fails_the_run_and_keeps_its_turns(
     tmp_path: Path,
 ) -> None:
     from melt.config import Cell
-    from melt.session import STATUS_FAILED, BenchRequest, run_bench
+    from melt.execution.bench import run_bench
+    from melt.execution.request import BenchRequest
+    from melt.results import STATUS_FAILED
     from melt.store import open_store
 
     running = start_server()

@@ -23,7 +23,7 @@ from melt.monitor import RunSignals
 from melt.probes.sampler import SamplerStats
 from melt.report.bench import bench_document
 from melt.report.sweep import stored_cells, sweep_parts
-from melt.session import BenchResult, CellResult, RunResult
+from melt.results import BenchResult, CellResult, RunResult
 from melt.store import open_store
 from melt.traces.sample import Provenance, Sample
 from melt.workloads import Workload

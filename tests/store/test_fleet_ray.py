@@ -24,7 +24,7 @@ from tests.waiting import wait_until
 from melt.config import Cell, RunSettings
 from melt.devices.inventory import entries, load_inventory
 from melt.execution.ray_fleet import RayFleetResult, advertised_resources, run_on_ray
-from melt.session import BenchRequest
+from melt.execution.request import BenchRequest
 
 BENCH = ["--max-new-tokens", "8", "--threads", "1", "--temperature", "0", "--warmup", "0"]
 SRC = Path(__file__).resolve().parents[2] / "src"

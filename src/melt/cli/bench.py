@@ -19,12 +19,14 @@ from melt.cli import framework_options as fw
 from melt.cli.devices import ACCEPT_OPTION, DEVICES_OPTION
 from melt.cli.fleet import bench_on_ray
 from melt.cli.fleet_bench import bench_fleet
-from melt.cli.models import LLAMA_CPP_DIR_OPTION, MODEL_HELP, use_llama_cpp_dir
+from melt.cli.models import LLAMA_CPP_DIR_OPTION, MODEL_HELP
 from melt.cli.progress import run_progress, turn_status
 from melt.config import Experiment, expand, experiment_from
 from melt.config.device_profile import load_device_profile
 from melt.config.experiment import SamplingOverrides, load_experiment_file
 from melt.errors import MeltError
+from melt.execution.bench import run_bench
+from melt.execution.request import BenchRequest
 from melt.execution.selection import is_fleet
 from melt.files import require_mapping
 from melt.metrics.thermal import DEFAULT_COMFORT_C
@@ -36,8 +38,8 @@ from melt.probes.sampler import DEFAULT_RATE_HZ, check_rate
 from melt.report.bench import bench_document, bench_summary
 from melt.report.console import stdout_console
 from melt.report.stored import run_ids_of, stored_summary
+from melt.results import RunResult
 from melt.runners.base import RunOptions
-from melt.session import BenchRequest, RunResult, run_bench
 from melt.store import open_store
 from melt.traces import TurnTrace
 from melt.workloads import Conversation
@@ -258,7 +260,6 @@ def bench(
 ) -> None:
     """Replay chat conversations through a model and measure speed and memory."""
     check_rate(probe_rate)
-    use_llama_cpp_dir(llama_cpp_dir)
     sampling = {k: v for k, v in (("seed", seed), ("temperature", temperature)) if v is not None}
     experiment = build_experiment(
         config,
@@ -320,11 +321,18 @@ def bench(
         accept_new_host_key=accept_new_host_key,
         allow_oversubscribe=allow_oversubscribe,
         run_options=RunOptions(usb_power_off_cmd, usb_power_on_cmd),
+        llama_cpp_dir=llama_cpp_dir,
     )
+    dispatch(request, ray, retries, as_json)
+
+
+def dispatch(request: BenchRequest, ray: str | None, retries: int, as_json: bool) -> None:
+    """Run the request's runs in process, on a thread per device, or on Ray: every path
+    executes the same `RunSpec`s (`execution/spec.py`), each carrying the whole request."""
     if ray is not None:
         bench_on_ray(request, ray, retries, as_json)
         return
-    if is_fleet(device) or retries:  # retrying is the fleet's policy, on one device too
+    if is_fleet(request.device) or retries:  # retrying is the fleet's policy, on one device too
         bench_fleet(request, retries, as_json)
         return
     with run_progress() as progress:

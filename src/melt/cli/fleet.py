@@ -22,8 +22,8 @@ from melt.execution.ray_fleet import (
     run_on_ray,
     status,
 )
+from melt.execution.request import BenchRequest
 from melt.report.console import stdout_console
-from melt.session import BenchRequest
 
 EXIT_NOT_ALL_RAN = 1
 AGENT_STOP_S = 60  # for `ray start --block` to stop its node's processes

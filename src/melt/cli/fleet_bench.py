@@ -11,11 +11,12 @@ from rich.progress import Progress
 from melt.cli.progress import run_progress, turn_status
 from melt.devices.inventory import inventory_path, load_inventory
 from melt.execution.fleet import run_fleet
+from melt.execution.request import BenchRequest
 from melt.execution.selection import select_devices
 from melt.metrics.turn import TurnMetrics
 from melt.report.console import stdout_console
 from melt.report.fleet import fleet_document, fleet_summary
-from melt.session import BenchRequest, RunResult
+from melt.results import RunResult
 from melt.store import open_store
 from melt.traces import TurnTrace
 from melt.workloads import Conversation

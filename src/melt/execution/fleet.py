@@ -21,23 +21,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from melt.errors import MeltError
-from melt.execution.retry import Retries, check_retries, run_key
+from melt.execution.bench import run_on_device
+from melt.execution.plan import SharedPlan, prepare
+from melt.execution.request import BenchObserver, BenchRequest
+from melt.execution.retry import Retries, check_retries
+from melt.execution.spec import RunSpec, plan_runs
 from melt.interrupts import Terminated
 from melt.metrics.turn import TurnMetrics
-from melt.session import (
-    STATUS_COMPLETED,
-    BenchObserver,
-    BenchRequest,
-    BenchResult,
-    RunResult,
-    RunSlot,
-    SharedPlan,
-    plan_bench,
-    run_bench,
-)
+from melt.results import STATUS_COMPLETED, BenchResult, RunResult
 from melt.traces import TurnTrace
 from melt.workloads import Conversation
 
@@ -45,14 +39,6 @@ DEVICE_COMPLETED = "completed"
 DEVICE_FAILED = "failed"
 DEVICE_INTERRUPTED = "interrupted"
 JOIN_POLL_S = 0.2  # how often the main thread wakes to take a signal while devices run
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedRun:
-    """One cell × repeat of the plan on one device, keyed for the store."""
-
-    slot: RunSlot
-    label: str
 
 
 @dataclass(slots=True)
@@ -64,7 +50,7 @@ class DeviceOutcome:
     error: str | None = None
     result: BenchResult | None = None
     runs: list[RunResult] = field(default_factory=list)
-    not_run: list[PlannedRun] = field(default_factory=list)
+    not_run: list[RunSpec] = field(default_factory=list)
 
     @property
     def unfinished(self) -> list[RunResult]:
@@ -116,20 +102,6 @@ class _Tracking:
         self.inner.run_finished(result)
 
 
-def planned_runs(
-    request: BenchRequest, shared: SharedPlan, plan_id: int, device: str
-) -> list[PlannedRun]:
-    """Every run one device executes, in the session's order, keyed by plan + cell + repeat
-    + device."""
-    runs = []
-    for c, (cell, artifact) in enumerate(zip(request.cells, shared.artifacts, strict=True)):
-        label = f"{artifact.name} {artifact.quant} t{cell.settings.threads}"
-        for repeat in range(request.repeats):
-            key = run_key(plan_id, c, repeat, device)
-            runs.append(PlannedRun(RunSlot(c, repeat, key), f"{label} repeat {repeat}"))
-    return runs
-
-
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted by the user (Ctrl-C)"
@@ -139,7 +111,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _run_device(
-    request: BenchRequest,
+    planned: list[RunSpec],
     shared: SharedPlan,
     observer: _Tracking,
     retries: Retries,
@@ -147,25 +119,23 @@ def _run_device(
     done: threading.Event,
 ) -> None:
     try:
-        _run_share(request, shared, observer, retries, raised)
+        _run_share(planned, shared, observer, retries, raised)
     finally:
         done.set()  # the thread's last step: what the main thread waits for
 
 
 def _run_share(
-    request: BenchRequest,
+    planned: list[RunSpec],
     shared: SharedPlan,
     observer: _Tracking,
     retries: Retries,
     raised: list[BaseException],
 ) -> None:
     outcome = observer.outcome
-    planned = planned_runs(request, shared, retries.plan_id, outcome.device)
     todo = planned
     while todo:
-        share = replace(request, device=outcome.device, runs=tuple(p.slot for p in todo))
         try:
-            outcome.result = run_bench(share, observer, shared)
+            outcome.result = run_on_device(todo, observer, shared)
         except BaseException as exc:  # a device's end, whatever it is, is its outcome
             interrupted = isinstance(exc, KeyboardInterrupt | Terminated)
             outcome.status = DEVICE_INTERRUPTED if interrupted else DEVICE_FAILED
@@ -174,14 +144,14 @@ def _run_share(
                 raised.append(exc)
                 break
             completed = retries.completed()
-            todo = [p for p in todo if p.slot.key not in completed]
-            if todo and retries.failed(todo[0].slot.key):  # the run that failed: again
+            todo = [p for p in todo if p.key not in completed]
+            if todo and retries.failed(todo[0].key):  # the run that failed: again
                 continue
             break
         outcome.status, outcome.error = DEVICE_COMPLETED, None
         break
     started = {r.key for r in outcome.runs}
-    outcome.not_run = [p for p in planned if p.slot.key not in started]
+    outcome.not_run = [p for p in planned if p.key not in started]
 
 
 def run_fleet(
@@ -195,11 +165,11 @@ def run_fleet(
     if len(set(devices)) != len(devices):
         raise MeltError("--device: a device is named twice; each device runs one run at a time")
     check_retries(retries)
-    shared = plan_bench(request, observers("plan"))
+    shared = prepare(request, observers("plan"))
     experiment_id = shared.store.create_experiment(
         name=request.name, command=request.command, config={**request.config, "devices": devices}
     )
-    request = replace(request, experiment_id=experiment_id)
+    specs = plan_runs(request, devices, experiment_id)
     policy = Retries(retries, shared.store, experiment_id)
     outcomes = [DeviceOutcome(name) for name in devices]
     raised: list[BaseException] = []
@@ -208,7 +178,7 @@ def run_fleet(
         threading.Thread(
             target=_run_device,
             args=(
-                request,
+                [s for s in specs if s.device == outcome.device],
                 shared,
                 _Tracking(observers(outcome.device), outcome),
                 policy,

@@ -8,42 +8,37 @@ A controller also advertises each inventory tag of a device as `device-tag:<tag>
 (no task asks for it): `--device tag:NAME` on the driver selects the devices the cluster's
 controllers tag so, from their own inventories, which the driver need not have.
 
-A task carries a `RunSpec` (plain data: the cell, repeat, device name, workload, store URL,
-plan id), never a live object; the worker runs it with the same session as `melt bench` and
-writes each turn to the shared store as it completes, its row saying from the start which
-repeat it is, which key (`execution/retry.py`) and which Ray node and device run it. A worker
+A task carries a `RunSpec` (`execution/spec.py`: plain data holding the whole request, so
+every option of `melt bench` reaches the worker), never a live object; the worker runs it
+with the same executor as `melt bench` (`execution/bench.py`) and writes each turn to the
+shared store as it completes, its row saying from the start which repeat it is, which key
+(`execution/retry.py`) and which Ray node and device run it. A worker
 that dies mid-run leaves its run `running`; the driver ends it failed with the reason Ray gave
-through the session's `end_run`, from the turns it stored. `--retries N` is the policy
+through the executor's `end_run`, from the turns it stored. `--retries N` is the policy
 `melt bench --device a,b` uses too: a failed run again, never a completed key.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
-from melt.config import Cell
 from melt.devices.inventory import AnyEntry
 from melt.devices.proc import PeakRss
 from melt.errors import MeltError
-from melt.execution.retry import Retries, check_retries, run_key
+from melt.execution.bench import run_on_device
+from melt.execution.plan import prepare
+from melt.execution.request import BenchRequest, QuietObserver
+from melt.execution.retry import Retries, check_retries
+from melt.execution.rows import measured_turn
+from melt.execution.run import end_run
 from melt.execution.selection import ALL, TAG_PREFIX
-from melt.metrics.run import MeasuredTurn
-from melt.metrics.turn import TurnMetrics
-from melt.session import (
-    STATUS_COMPLETED,
-    STATUS_FAILED,
-    BenchRequest,
-    RunResult,
-    RunSlot,
-    end_run,
-    plan_bench,
-    run_bench,
-)
+from melt.execution.spec import RunSpec, plan_runs
+from melt.results import STATUS_COMPLETED, STATUS_FAILED
 from melt.store import Store, open_store, schema
 from melt.store.liveness import RUNNING, with_liveness
 
@@ -79,42 +74,6 @@ def advertised_resources(devices: Iterable[AnyEntry]) -> dict[str, float]:
     return resources
 
 
-@dataclass(frozen=True, slots=True)
-class RunSpec:
-    """One run, as plain data a Ray task can carry to any controller."""
-
-    plan_id: int
-    cell_index: int
-    cell: Cell
-    repeat: int
-    device: str
-    store: str
-    framework: str
-    workload: str
-    conversations: int | None
-    warmup_turns: int
-    sustained_s: float | None = None
-
-    @property
-    def key(self) -> str:
-        return run_key(self.plan_id, self.cell_index, self.repeat, self.device)
-
-
-class _Quiet:
-    """A worker has no terminal: it records the run id and prints nothing."""
-
-    def __init__(self) -> None:
-        self.runs: list[RunResult] = []
-
-    def preparing(self, message: str) -> None: ...
-    def run_started(self, run_id: int, index: int, total: int, label: str) -> None: ...
-    def conversation_started(self, *args: object) -> None: ...
-    def turn_done(self, *args: object) -> None: ...
-
-    def run_finished(self, result: RunResult) -> None:
-        self.runs.append(result)
-
-
 def placement() -> dict[str, Any]:
     """Where this worker runs: the Ray node id and the host name (kept with the run)."""
     ray = require_ray()
@@ -123,35 +82,10 @@ def placement() -> dict[str, Any]:
 
 def execute_run(spec: RunSpec) -> dict[str, Any]:
     """Run one RunSpec on this controller's device `spec.device` (the body of a Ray task)."""
-    request = BenchRequest(
-        cells=(spec.cell,),
-        framework=spec.framework,
-        workload=spec.workload,
-        conversations=spec.conversations,
-        warmup_turns=spec.warmup_turns,
-        store=spec.store,
-        sustained_s=spec.sustained_s,
-        device=spec.device,
-        experiment_id=spec.plan_id,
-        run_settings={"fleet": {"device": spec.device, **placement()}},
-        runs=(RunSlot(0, spec.repeat, spec.key),),
-    )
-    observer = _Quiet()
-    run_bench(request, observer)
+    observer = QuietObserver()
+    run_on_device([spec.placed(fleet={"device": spec.device, **placement()})], observer)
     run = observer.runs[-1]
     return {"key": spec.key, "run_id": run.run_id, "status": run.status}
-
-
-def _measured(turn: Mapping[str, Any]) -> MeasuredTurn:
-    """A stored turn as aggregation takes it (the columns `session._turn_columns` wrote)."""
-    metrics = TurnMetrics(**{name: turn[name] for name in TurnMetrics.__dataclass_fields__})
-    return MeasuredTurn(
-        metrics=metrics,
-        prompt_tokens_evaluated=turn["prompt_tokens_evaluated"],
-        prompt_tokens_reused=turn["prompt_tokens_reused"],
-        generated_tokens=turn["generated_tokens"],
-        warmup=turn["warmup"],
-    )
 
 
 def fail_unfinished(store: Store, plan_id: int, key: str, reason: str) -> list[int]:
@@ -161,7 +95,7 @@ def fail_unfinished(store: Store, plan_id: int, key: str, reason: str) -> list[i
     for run in store.runs_of_experiment(plan_id):
         settings = run["settings"] or {}
         if settings.get("run_key") == key and run["recorded_status"] == RUNNING:
-            measured = [_measured(t) for t in store.turns(run["id"])]
+            measured = [measured_turn(t) for t in store.turns(run["id"])]
             lost = PeakRss(None, "unavailable: the worker running it was lost")
             end_run(
                 store, run["id"], STATUS_FAILED, f"worker lost: {reason}", measured, (), lost, None
@@ -258,29 +192,6 @@ def select_advertised(spec: str, ray: Any, address: str) -> list[str]:
     return chosen
 
 
-def plan_specs(
-    request: BenchRequest, devices: list[str], plan_id: int, store: str
-) -> list[RunSpec]:
-    return [
-        RunSpec(
-            plan_id=plan_id,
-            cell_index=c,
-            cell=cell,
-            repeat=repeat,
-            device=device,
-            store=store,
-            framework=request.framework,
-            workload=request.workload,
-            conversations=request.conversations,
-            warmup_turns=request.warmup_turns,
-            sustained_s=request.sustained_s,
-        )
-        for device in devices
-        for c, cell in enumerate(request.cells)
-        for repeat in range(request.repeats)
-    ]
-
-
 Task = Callable[[RunSpec], dict[str, Any]]
 
 
@@ -300,11 +211,11 @@ def run_on_ray(
         )
     ray = connect(address)
     chosen = select_advertised(devices, ray, address)
-    shared = plan_bench(request, _Quiet())
+    shared = prepare(request, QuietObserver())
     plan_id = shared.store.create_experiment(
         name=request.name, command=request.command, config={**request.config, "devices": chosen}
     )
-    specs = plan_specs(request, chosen, plan_id, request.store)
+    specs = plan_runs(request, chosen, plan_id)
     return dispatch(ray, specs, Retries(retries, shared.store, plan_id), request.store, task)
 
 

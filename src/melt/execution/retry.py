@@ -10,7 +10,7 @@ what completed: a driver that restarts, or a retry on another thread, sees the s
 from __future__ import annotations
 
 from melt.errors import MeltError
-from melt.session import STATUS_COMPLETED
+from melt.results import STATUS_COMPLETED
 from melt.store import Store, open_store
 
 

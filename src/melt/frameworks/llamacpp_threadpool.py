@@ -10,6 +10,7 @@ same thing and a token costs what it costs in llama-bench.
 from __future__ import annotations
 
 import ctypes
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,29 @@ class ThreadpoolParams(ctypes.Structure):
     )
 
 
+def loaded_library(folder: Path, stem: str) -> Any:
+    """The copy of `stem` (e.g. `libggml-cpu`) that libllama already loaded.
+
+    A wheel cannot hold symlinks, so llama-cpp-python's `lib/` may hold `libggml-cpu.so`
+    and `libggml-cpu.so.0` as two separate files; libllama loads the one its NEEDED entry
+    names (the SONAME), and opening the other by path maps a second, uninitialised copy of
+    ggml's CPU backend, whose threadpool crashes the first one's graph computation. So the
+    library in use is found with RTLD_NOLOAD (which opens only what is already mapped);
+    only where none is (no such copies, or another platform) is a file opened."""
+    candidates = sorted(folder.glob(f"{stem}.*"), key=lambda p: (-len(p.name), p.name))
+    for path in candidates:
+        try:
+            return ctypes.CDLL(str(path), mode=os.RTLD_NOLOAD | ctypes.RTLD_GLOBAL)
+        except OSError:
+            continue
+    return ctypes.CDLL(str(folder / f"{stem}.so"))
+
+
 def _libraries() -> tuple[Any, Any, Any]:
     folder = Path(llama.__file__).parent / "lib"
-    base = ctypes.CDLL(str(folder / "libggml-base.so"))
-    cpu = ctypes.CDLL(str(folder / "libggml-cpu.so"))
-    lib = llama.llama_cpp._lib
+    lib = llama.llama_cpp._lib  # loads libllama and, through it, the ggml it links
+    base = loaded_library(folder, "libggml-base")
+    cpu = loaded_library(folder, "libggml-cpu")
     base.ggml_threadpool_params_init.argtypes = (ctypes.POINTER(ThreadpoolParams), ctypes.c_int)
     base.ggml_threadpool_params_init.restype = None
     cpu.ggml_threadpool_new.argtypes = (ctypes.POINTER(ThreadpoolParams),)

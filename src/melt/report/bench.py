@@ -15,7 +15,7 @@ from rich.console import Group
 from rich.text import Text
 
 from melt.metrics.cell_energy import CellEnergy, cell_energy
-from melt.session import BenchResult, CellResult, RunResult
+from melt.results import BenchResult, CellResult, RunResult
 
 
 def bench_summary(result: BenchResult, stored: Group) -> Group:

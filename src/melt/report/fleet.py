@@ -12,7 +12,7 @@ from rich.text import Text
 from melt.execution.fleet import DeviceOutcome, FleetResult
 from melt.report.bench import bench_document
 from melt.report.stored import run_ids_of, stored_summary
-from melt.session import STATUS_COMPLETED
+from melt.results import STATUS_COMPLETED
 from melt.store import Store
 
 

@@ -21,7 +21,7 @@ from melt.report.runs import turns_table
 from melt.report.signals import availability_lines, runs_signals_table, signals_parts
 from melt.report.sweep import cell_groups, stored_cells, sweep_parts
 from melt.report.terminal import report_table
-from melt.session import BenchResult
+from melt.results import BenchResult
 from melt.store import Store
 from melt.store.profiles import energy_figures, op_timings
 
