@@ -1,0 +1,112 @@
+"""How a run ends, on the fake framework (no model; `fake_framework.py` says what is made up):
+every ending stores a final status and keeps the turns measured before it, a second Ctrl-C
+during the first one's cleanup included, and a fleet's retry runs a failed run again but
+never a completed one."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.execution.fake_framework import NAME, Script
+
+from melt import interrupts
+from melt.config import Cell, RunSettings
+from melt.execution.bench import run_bench
+from melt.execution.fleet import run_fleet
+from melt.execution.request import BenchRequest, QuietObserver
+from melt.interrupts import Terminated
+
+
+def _request(tmp_path: Path, repeats: int = 1) -> BenchRequest:
+    workload = tmp_path / "w.json"
+    workload.write_text(json.dumps([["one two", "three four", "five six"]]))
+    settings = RunSettings(threads=1, max_new_tokens=4)
+    return BenchRequest(
+        cells=(Cell("fake-model", None, settings),),
+        framework=NAME,
+        workload=str(workload),
+        warmup_turns=0,
+        repeats=repeats,
+        store=str(tmp_path / "melt.db"),
+    )
+
+
+def _runs(tmp_path: Path) -> list[dict[str, Any]]:
+    with sqlite3.connect(tmp_path / "melt.db") as db:
+        db.row_factory = sqlite3.Row
+        rows = [dict(r) for r in db.execute("select * from runs order by id")]
+        for row in rows:
+            row["turns"] = db.execute(
+                "select count(*) from turns where run_id = ?", (row["id"],)
+            ).fetchone()[0]
+    return rows
+
+
+def test_a_completed_run_stores_every_turn_and_its_summary(tmp_path: Path, fake: Script) -> None:
+    result = run_bench(_request(tmp_path), QuietObserver())
+    (run,) = _runs(tmp_path)
+    assert (run["status"], run["turns"], run["error"]) == ("completed", 3, None)
+    assert run["ended_at"] is not None and json.loads(run["summary"])["aggregates"]
+    assert json.loads(run["settings"])["options"]["framework"] == NAME
+    assert result.cells[0].runs[0].aggregates.turns == 3
+    assert fake.closed == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "message"),
+    [
+        (lambda: RuntimeError("disk on fire"), "failed", "RuntimeError: disk on fire"),
+        (KeyboardInterrupt, "interrupted", "Ctrl-C"),
+        (lambda: Terminated(signal.SIGTERM), "terminated", "SIGTERM"),
+    ],
+)
+def test_every_ending_has_a_final_status_and_keeps_the_turns_before_it(
+    tmp_path: Path, fake: Script, error: Any, status: str, message: str
+) -> None:
+    fake.raise_at_turn, fake.error = 3, error
+    with pytest.raises(type(error())):
+        run_bench(_request(tmp_path), QuietObserver())
+    (run,) = _runs(tmp_path)
+    assert run["status"] == status and message in run["error"]
+    assert run["turns"] == 2 and run["ended_at"] is not None
+    assert fake.closed == 1  # the engine was closed however the run ended
+
+
+def test_a_second_ctrl_c_during_the_first_ones_cleanup_still_ends_the_run(
+    tmp_path: Path, fake: Script
+) -> None:
+    """The QA pass's double Ctrl-C (issue 24, item 1): the second SIGINT lands while the
+    run is being ended (here: while its engine closes). It waits until the run has its
+    final status, then stops melt."""
+    fake.raise_at_turn, fake.error = 2, KeyboardInterrupt  # the first Ctrl-C
+    fake.signal_on_close = signal.SIGINT  # the second, in the middle of the cleanup
+    previous = interrupts.install()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_bench(_request(tmp_path), QuietObserver())
+    finally:
+        interrupts.restore(previous)
+    (run,) = _runs(tmp_path)
+    assert run["status"] == "interrupted" and run["ended_at"] is not None
+    assert run["turns"] == 1 and json.loads(run["summary"])["aggregates"]["turns"] == 1
+
+
+def test_a_retry_runs_the_failed_run_again_and_never_a_completed_one(
+    tmp_path: Path, fake: Script
+) -> None:
+    fake.fail_loads = {1}  # the first run's engine fails at its first turn
+    result = run_fleet(_request(tmp_path, repeats=2), ["local"], lambda _: QuietObserver(), 1)
+    runs = _runs(tmp_path)
+    assert [(r["repeat_index"], r["status"]) for r in runs] == [
+        (0, "failed"),
+        (0, "completed"),
+        (1, "completed"),
+    ]
+    keys = [json.loads(r["settings"])["run_key"] for r in runs]
+    assert keys[0] == keys[1] != keys[2]
+    assert fake.loads == 3 and result.all_completed
