@@ -18,7 +18,7 @@ def test_html_of_the_sweep_renders_in_chromium(melt, sweep_db: str, tmp_path: Pa
     assert result.code == 0, result.err
     text = html.read_text(encoding="utf-8")
     assert "smollm2-135m-instruct Q8_0" in text and "smollm2-135m-instruct Q4_0" in text
-    assert "measured now on the controller by numpy dot" in text  # local run, this host
+    assert "device fact recorded with the run: numpy dot" in text  # measured by the bench
     assert "Pareto view" in text and "median of per-turn rates" in text
     page = open_in_chromium(html, tmp_path / "shot.png")
     assert page.errors == [] and page.offline_requests == []

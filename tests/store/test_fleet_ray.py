@@ -322,3 +322,80 @@ def test_a_killed_worker_is_retried_and_a_completed_run_never_runs_again(
         ("dev-b", 0): ("completed", 2),
         ("dev-b", 1): ("completed", 1),
     }
+
+
+@pytest.fixture
+def worker_api_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The server's key in the environment before the cluster starts (its workers inherit
+    the environment of the process that started their node)."""
+    from tests.fixtures.llama_server import API_KEY, API_KEY_ENV
+
+    monkeypatch.setenv(API_KEY_ENV, API_KEY)
+    return API_KEY_ENV
+
+
+@pytest.mark.slow
+def test_every_option_given_with_ray_reaches_the_workers_run(
+    worker_api_key: str,
+    cluster: tuple[Cluster, dict],
+    postgres_url: str,
+    tmp_path: Path,
+    melt: Callable[..., Any],
+    workload_file: Callable[..., Path],
+    llama_server_binary: Path,
+    bundled: Any,
+) -> None:
+    """`--ray` once rebuilt each run from five fields and dropped the rest (issue 21): here
+    the probe rate, the cooldown, an external server's endpoint, model and key variable, and
+    the server binary of a server the run starts, each given with `--ray`, are found in the
+    run the worker stored, and the worker acted on them (its sampler's target rate, the
+    framework it ran)."""
+    from tests.fixtures.llama_server import llama_server
+
+    c, _ = cluster
+    workload = workload_file([["Name a colour."]])
+    common = [*BENCH, "--workload", str(workload), "--store", postgres_url, "--json"]
+    common += ["--probe-rate", "7", "--cooldown", "1s", "--ray", c.address]
+    started = melt(
+        "bench",
+        *common,
+        "--device",
+        "dev-a",
+        "--framework",
+        "llama-server",
+        "--server-binary",
+        str(llama_server_binary),
+    )
+    assert started.code == 0, started.err
+    with llama_server(llama_server_binary, bundled.path, tmp_path) as server:
+        external = melt(
+            "bench",
+            *common,
+            "--device",
+            "dev-b",
+            "--framework",
+            "openai-http",
+            "--endpoint",
+            server.url,
+            "--api-model",
+            "served-model",
+            "--api-key-env",
+            worker_api_key,
+        )
+    assert external.code == 0, external.err
+    runs = {r["device"]: r for r in _runs(postgres_url)}
+    assert {d: (r["framework"], r["status"]) for d, r in runs.items()} == {
+        "dev-a": ("llama-server", "completed"),
+        "dev-b": ("openai-http", "completed"),
+    }
+    for run in runs.values():
+        options = _settings(run)["options"]
+        assert options["probes"]["rate_hz"] == 7.0 and options["probes"]["cooldown"] == 1.0
+        summary = run["summary"] if isinstance(run["summary"], dict) else json.loads(run["summary"])
+        assert summary["signals"]["sampling"]["target_hz"] == 7.0
+    assert _settings(runs["dev-a"])["options"]["framework_options"]["server_binary"] == str(
+        llama_server_binary
+    )
+    served = _settings(runs["dev-b"])["options"]["framework_options"]
+    assert served["endpoint"] == server.url and served["api_model"] == "served-model"
+    assert served["api_key_env"] == worker_api_key

@@ -54,12 +54,20 @@ def run_on_device(
         device.close()
 
 
-def device_environment(facts: DeviceFacts) -> dict[str, Any]:
+def device_environment(facts: DeviceFacts, local: bool) -> dict[str, Any]:
     """The environment row's facts: the device's own, plus what `melt devices probe`
-    measured on it before (memory bandwidth)."""
-    from melt.devices.probe_store import stored_probes
+    measured on it (memory bandwidth, the roofline's bound). The local device's bandwidth,
+    never measured yet, is measured here once and kept as that probe would keep it, so a
+    report reads it from the store and measures nothing itself."""
+    from melt.devices.probe_store import store_probe, stored_probes
 
-    return {**facts.as_dict(), **stored_probes(facts.name)}
+    probes = stored_probes(facts.name)
+    if local and "memory_bandwidth" not in probes:
+        from melt.devices.bandwidth import measure_bandwidth
+
+        store_probe(facts.name, "memory_bandwidth", measure_bandwidth().as_fact())
+        probes = stored_probes(facts.name)
+    return {**facts.as_dict(), **probes}
 
 
 def _execute(
@@ -71,7 +79,7 @@ def _execute(
     device_facts: DeviceFacts,
 ) -> BenchResult:
     request = specs[0].request
-    facts = device_environment(device_facts)
+    facts = device_environment(device_facts, runner.device.transport == "local")
     warmup_turns = shared.workload.warmup_turns(request.warmup_turns)
     framework_version, system_info = runner.framework_info(shared.framework.name)
     experiment_id = specs[0].experiment_id or shared.store.create_experiment(

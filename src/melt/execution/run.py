@@ -26,6 +26,7 @@ from melt.metrics.consistency import DecodeConsistency, decode_consistency
 from melt.metrics.run import MeasuredTurn, TurnAggregates, aggregate_turns
 from melt.metrics.turn import turn_metrics
 from melt.models import Artifact
+from melt.models.kv_shape import kv_shape_of
 from melt.monitor import BenchMonitor, RunSignals
 from melt.results import (
     STATUS_COMPLETED,
@@ -130,6 +131,7 @@ def run_row(
             **s.model_dump(),
             "engine_context_tokens": load.context_tokens,
             "model_params": load.model_params,  # with model_bytes, the bits per weight
+            "kv_shape": kv_shape_of(artifact.path),  # with model_bytes, the roofline's bytes
             "workload_turns": ctx.workload.n_turns,
             "engine_settings": load.engine_settings,
             "model_origin": asdict(artifact.origin),

@@ -1,15 +1,13 @@
 """What a report says about a set of stored runs, computed once and rendered many ways
-(HTML, terminal, md/csv/json/parquet tables). Reads the store (and the model file's GGUF
-header for the KV-cache shape) only, never the result of the command that just ran."""
+(HTML, terminal, md/csv/json/parquet tables). Reads the store only (the KV-cache shape and
+the memory bandwidth are facts the run recorded), never the result of the command that just
+ran, and measures nothing."""
 
 from __future__ import annotations
 
 import math
-import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -149,50 +147,25 @@ def _facts(run: Mapping[str, Any]) -> dict[str, Any]:
     return dict(env.get("facts") or {})
 
 
-def bandwidth_of(run: Mapping[str, Any], measure: Callable[[], Any]) -> BandwidthFact:
-    """The device's `memory_bandwidth` fact; for a local run on this very host, measured now
-    (by `measure`); otherwise unknown, naming the command that records it."""
+def bandwidth_of(run: Mapping[str, Any]) -> BandwidthFact:
+    """The device's `memory_bandwidth` fact, as the run recorded it (bench records the
+    local device's, `melt devices probe` any device's); else unknown, naming the command."""
     facts = _facts(run)
     found = facts.get("memory_bandwidth") or (facts.get("extra") or {}).get("memory_bandwidth")
     if found:
         return BandwidthFact(
-            float(found["bytes_per_s"]), f"device fact from 'melt devices probe': {found['method']}"
+            float(found["bytes_per_s"]), f"device fact recorded with the run: {found['method']}"
         )
     device = run["device"]
-    host = (run.get("environment") or {}).get("host") or facts.get("host")
-    if device == "local" and host == socket.gethostname():
-        bw = measure()
-        return BandwidthFact(bw.bytes_per_s, f"measured now on the controller by {bw.method}")
     return BandwidthFact(
         None, f"memory bandwidth unknown; record it with 'melt devices probe {device}'"
     )
 
 
-@cache
-def kv_shape_of(path: str) -> KvShape | None:
-    """n_layer, n_head_kv and head dim from a GGUF header; None when the file is gone or
-    does not say."""
-    from melt.models.gguf_header import NotGguf, read_metadata
-
-    try:
-        meta = read_metadata(Path(path))
-    except (OSError, NotGguf):
-        return None
-    arch = meta.get("general.architecture")
-
-    def num(key: str) -> int | None:
-        value = meta.get(f"{arch}.{key}")
-        return None if value is None else int(value)
-
-    layers, heads = num("block_count"), num("attention.head_count")
-    kv_heads = num("attention.head_count_kv") or heads
-    head_dim = num("attention.key_length")
-    width = num("embedding_length")
-    if head_dim is None and width and heads:
-        head_dim = width // heads
-    if not (layers and kv_heads and head_dim):
-        return None
-    return KvShape(n_layer=layers, n_head_kv=kv_heads, head_dim=head_dim)
+def kv_shape_of(run: Mapping[str, Any]) -> KvShape | None:
+    """The KV cache's shape the run recorded from its model's header (None: not recorded)."""
+    shape = (run.get("settings") or {}).get("kv_shape")
+    return None if not shape else KvShape(**shape)
 
 
 def roofline_of(
@@ -202,10 +175,10 @@ def roofline_of(
         return RooflineLine(None, "no decode rate measured")
     if bw.bytes_per_s is None:
         return RooflineLine(None, bw.says)
-    kv = kv_shape_of(str(view_run["model_path"]))
+    kv = kv_shape_of(view_run)
     if kv is None:
         return RooflineLine(
-            None, f"model file {view_run['model_path']} not readable: KV-cache shape unknown"
+            None, "KV-cache shape not recorded (not a GGUF model, or stored before melt kept it)"
         )
     weights = int(view_run.get("model_bytes") or view_run["model_size_bytes"])
     result = roofline(decode, depth, weights, kv, bw.bytes_per_s, bw.says)
@@ -256,9 +229,7 @@ def _thermal_from_samples(series: Sequence[Series]) -> dict[str, dict[str, float
     }
 
 
-def run_view(
-    store: Store, run: dict[str, Any], reading_wpm: float, measure: Callable[[], Any]
-) -> RunView:
+def run_view(store: Store, run: dict[str, Any], reading_wpm: float) -> RunView:
     turns = measured_turns(store, run["id"], with_tokens=True)
     series = _series(sample_rows(store, run["id"]))
     latency = {name: aggregate([t[name] for t in turns]) for name, _, _ in LATENCY_METRICS}
@@ -280,7 +251,7 @@ def run_view(
         thermal_verdict(signals.get("thermal") or _thermal_from_samples(series)),
     ]
     depth = _median([decode_depth(t["prompt_tokens"], t["generated_tokens"]) for t in turns])
-    bw = bandwidth_of(run, measure)
+    bw = bandwidth_of(run)
     return RunView(
         run=run,
         turns=turns,
@@ -362,13 +333,7 @@ def build_report(
     if reading_wpm <= 0:
         raise MeltError(f"--reading-wpm must be > 0 words per minute (got {reading_wpm:g})")
 
-    @cache
-    def measure() -> Any:
-        from melt.devices.bandwidth import measure_bandwidth
-
-        return measure_bandwidth()
-
-    views = tuple(run_view(store, run, reading_wpm, measure) for run in runs)
+    views = tuple(run_view(store, run, reading_wpm) for run in runs)
     return ReportContent(views, reading_wpm, pareto_rows(views))
 
 
