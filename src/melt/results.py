@@ -17,6 +17,7 @@ from melt.metrics.stats import Aggregate
 from melt.models import Artifact
 
 if TYPE_CHECKING:
+    from melt.execution.spec import RunSpec
     from melt.monitor import RunSignals
     from melt.workloads import Workload
 
@@ -72,3 +73,40 @@ class BenchResult:
     repeats: int
     sustained_s: float | None = None
     cells: list[CellResult] = field(default_factory=list)
+
+
+DEVICE_COMPLETED = "completed"
+DEVICE_FAILED = "failed"
+DEVICE_INTERRUPTED = "interrupted"
+
+
+@dataclass(slots=True)
+class DeviceOutcome:
+    """What one device of a fleet did with its share."""
+
+    device: str
+    status: str = DEVICE_COMPLETED
+    error: str | None = None
+    result: BenchResult | None = None
+    runs: list[RunResult] = field(default_factory=list)
+    not_run: list[RunSpec] = field(default_factory=list)
+
+    @property
+    def unfinished(self) -> list[RunResult]:
+        """Runs that ended otherwise than completed and no retry of theirs completed."""
+        done = {r.key for r in self.runs if r.status == STATUS_COMPLETED}
+        return [r for r in self.runs if r.status != STATUS_COMPLETED and r.key not in done]
+
+
+@dataclass(slots=True)
+class FleetResult:
+    experiment_id: int
+    store: str
+    outcomes: list[DeviceOutcome]
+
+    @property
+    def all_completed(self) -> bool:
+        return all(
+            o.status == DEVICE_COMPLETED and not o.unfinished and not o.not_run
+            for o in self.outcomes
+        )

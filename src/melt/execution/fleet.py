@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from melt.errors import MeltError
 from melt.execution.bench import run_on_device
@@ -31,46 +30,18 @@ from melt.execution.retry import Retries, check_retries
 from melt.execution.spec import RunSpec, plan_runs
 from melt.interrupts import Terminated
 from melt.metrics.turn import TurnMetrics
-from melt.results import STATUS_COMPLETED, BenchResult, RunResult
+from melt.results import (
+    DEVICE_COMPLETED,
+    DEVICE_FAILED,
+    DEVICE_INTERRUPTED,
+    DeviceOutcome,
+    FleetResult,
+    RunResult,
+)
 from melt.traces import TurnTrace
 from melt.workloads import Conversation
 
-DEVICE_COMPLETED = "completed"
-DEVICE_FAILED = "failed"
-DEVICE_INTERRUPTED = "interrupted"
 JOIN_POLL_S = 0.2  # how often the main thread wakes to take a signal while devices run
-
-
-@dataclass(slots=True)
-class DeviceOutcome:
-    """What one device did with its share."""
-
-    device: str
-    status: str = DEVICE_COMPLETED
-    error: str | None = None
-    result: BenchResult | None = None
-    runs: list[RunResult] = field(default_factory=list)
-    not_run: list[RunSpec] = field(default_factory=list)
-
-    @property
-    def unfinished(self) -> list[RunResult]:
-        """Runs that ended otherwise than completed and no retry of theirs completed."""
-        done = {r.key for r in self.runs if r.status == STATUS_COMPLETED}
-        return [r for r in self.runs if r.status != STATUS_COMPLETED and r.key not in done]
-
-
-@dataclass(slots=True)
-class FleetResult:
-    experiment_id: int
-    store: str
-    outcomes: list[DeviceOutcome]
-
-    @property
-    def all_completed(self) -> bool:
-        return all(
-            o.status == DEVICE_COMPLETED and not o.unfinished and not o.not_run
-            for o in self.outcomes
-        )
 
 
 ObserverFactory = Callable[[str], BenchObserver]

@@ -9,10 +9,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from melt.execution.fleet import DeviceOutcome, FleetResult
 from melt.report.bench import bench_document
 from melt.report.stored import run_ids_of, stored_summary
-from melt.results import STATUS_COMPLETED
+from melt.results import STATUS_COMPLETED, DeviceOutcome, FleetResult
 from melt.store import Store
 
 
