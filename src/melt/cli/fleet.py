@@ -18,6 +18,7 @@ from melt.devices.inventory import entries, inventory_path, load_inventory
 from melt.execution.ray_fleet import (
     RayFleetResult,
     advertised_resources,
+    check_address,
     require_ray,
     run_on_ray,
     status,
@@ -39,6 +40,7 @@ def agent(
 ) -> None:
     """Join the Ray cluster at --ray and advertise this controller's devices until stopped."""
     require_ray()
+    check_address(ray)
     path = inventory_path(devices)
     devices_here = entries(load_inventory(path))
     names = [e.name for e in devices_here]

@@ -124,13 +124,39 @@ class RayFleetResult:
         return all(o.status == STATUS_COMPLETED for o in self.outcomes)
 
 
+CONNECT_TIMEOUT_S = 5.0  # a cluster's head answers at once; Ray's own client retries a minute
+
+
+def check_address(address: str) -> tuple[str, int]:
+    """`host:port` of a Ray cluster's head, reachable now; else one line saying which."""
+    host, sep, port_text = address.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise MeltError(
+            f"--ray '{address}': expected the Ray head's HOST:PORT, e.g. 127.0.0.1:6379 "
+            "(what 'ray start --head' prints)"
+        )
+    try:
+        with socket.create_connection((host, int(port_text)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+        raise MeltError(
+            f"--ray {address}: no Ray cluster there ({reason} within {CONNECT_TIMEOUT_S:g} s); "
+            "start one with 'ray start --head' or pass its head's address"
+        ) from None
+    return host, int(port_text)
+
+
 def connect(address: str) -> Any:
     ray = require_ray()
     if not ray.is_initialized():
+        check_address(address)
         try:
             ray.init(address=address, log_to_driver=False, include_dashboard=False)
-        except ConnectionError as exc:
-            raise MeltError(f"--ray {address}: no Ray cluster there ({exc})") from None
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise MeltError(f"--ray {address}: cannot join that Ray cluster ({first})") from None
     return ray
 
 
