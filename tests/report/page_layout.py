@@ -49,6 +49,14 @@ FIGURES_JS = """
 """
 
 
+# what the page shows as text: the body without its scripts (plotly's bundle, the figures'
+# JSON), including closed <details>
+BODY_TEXT_JS = """
+() => { const body = document.body.cloneNode(true);
+  body.querySelectorAll('script').forEach(s => s.remove()); return body.textContent; }
+"""
+
+
 @dataclass
 class Page:
     width: int
@@ -85,7 +93,7 @@ def open_report(html: Path, width: int) -> Page:
             errors=errors,
             figures=page.evaluate(FIGURES_JS),
             page_width=page.evaluate("document.documentElement.scrollWidth"),
-            body_text=page.inner_text("body"),
+            body_text=page.evaluate(BODY_TEXT_JS),
             xss=page.evaluate("window.__xss === undefined ? null : window.__xss"),
             title=page.title(),
             images=page.evaluate("document.querySelectorAll('img').length"),
