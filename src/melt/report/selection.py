@@ -91,4 +91,5 @@ def run_sample(store: Store, run: dict[str, Any]) -> RunSample:
         run_id=run["id"],
         properties=key_properties(run),
         values={m: [t[m] for t in turns if t[m] is not None] for m in METRICS},
+        status=str(run["status"]),
     )
