@@ -16,6 +16,7 @@ from pathlib import Path
 from melt.errors import MeltError
 from melt.traces.importers.base import ImportedRun, ImportResult
 from melt.traces.importers.registry import detect, register
+from melt.traces.importers.sources import check_source, walk
 
 RUN_DIR = re.compile(r"run_cs(?P<ctx>\d+)_mgl(?P<gen>\d+)(?:_bs(?P<batch>\d+))?")
 ITERATION = re.compile(r"iter(?:ation)?[_\-]?(\d+)", re.IGNORECASE)
@@ -27,10 +28,18 @@ def iteration_of(file: Path) -> int:
     return int(match.group(1)) if match else 0
 
 
-def run_dirs(root: Path) -> list[tuple[Path, re.Match[str]]]:
-    """Every run folder at or under `root`, with its name parsed."""
-    candidates = [root, *sorted(p for p in root.rglob("run_cs*") if p.is_dir())]
-    return [(p, m) for p in candidates if (m := RUN_DIR.fullmatch(p.name))]
+def run_dirs(root: Path) -> list[tuple[Path, list[Path], re.Match[str]]]:
+    """Every run folder at or under `root` (never through a link to a folder), with its
+    files and its name parsed."""
+    return [
+        (folder, files, m)
+        for folder, files, _ in walk(root)
+        if (m := RUN_DIR.fullmatch(folder.name))
+    ]
+
+
+def linked_folders(root: Path) -> list[Path]:
+    return [link for _, _, linked in walk(root) for link in linked]
 
 
 @register
@@ -45,14 +54,23 @@ class MeltRun:
     def read(self, path: Path) -> ImportResult:
         result = ImportResult(self.name)
         folders = run_dirs(path)
-        for folder, settings in folders:
+        result.found += [
+            f"{link.relative_to(path)}: a link to a folder, not followed"
+            for link in linked_folders(path)
+        ]
+        for folder, files, settings in folders:
             parents = folder.resolve().parents
             model, app, device = (
                 parents[i].name if len(parents) > i else "unknown" for i in range(3)
             )
             by_iteration: dict[int, ImportedRun] = {}
-            for file in sorted(p for p in folder.iterdir() if p.is_file()):
+            for file in files:
                 if file.name.endswith(".t_monsoon"):
+                    continue
+                try:
+                    check_source(file)  # inside the folder, a regular file, not too large
+                except MeltError as exc:
+                    result.found.append(f"{file.relative_to(path)}: refused: {exc}")
                     continue
                 importer = detect(file, exclude=(self.name,))
                 if importer is None:
