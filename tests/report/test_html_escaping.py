@@ -14,6 +14,7 @@ from melt.store.scores import add_score
 # shown: workload, error, conversation ids, output text, stop reason; they are stored
 # hostile too, so no script may run from them either)
 SHOWN = (
+    "status",
     "device",
     "framework",
     "framework_version",
@@ -72,6 +73,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Page:
             energy=True,
         )
         _score(store, sha)
+    store.update_run(1, status=hostile("status"))  # melt writes its own words; a store may not
     html = folder.parent / "report.html"
     argv = ["report", "--experiment", str(experiment), "--html", str(html), "--store", str(db)]
     with pytest.MonkeyPatch.context() as mp:
