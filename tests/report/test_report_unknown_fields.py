@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy
+from tests.report.browser import open_in_chromium
 from tests.report.odd_runs import add_run, conversations
 
 from melt.store import open_store
@@ -63,3 +65,18 @@ def test_terminal_report_of_several_runs(melt, db: Path) -> None:
     result = melt("report", "exp:1", "--store", str(db))
     assert result.code == 0, result.err
     assert "110.0" in result.out  # the decode rate, known
+
+
+def test_html_with_a_run_without_decode_rates_draws_every_figure(
+    melt, db: Path, tmp_path: Path
+) -> None:
+    # run 2 has no per-turn decode rate: its Pareto point's median is NaN, which JSON lacks
+    with sqlalchemy.create_engine(f"sqlite:///{db}").begin() as conn:
+        conn.execute(sqlalchemy.text("UPDATE turns SET decode_tok_per_s = NULL WHERE run_id = 2"))
+    html = tmp_path / "r.html"
+    result = melt("report", "exp:1", "--html", str(html), "--store", str(db))
+    assert result.code == 0, result.err
+    page = open_in_chromium(html, tmp_path / "shot.png")
+    assert page.errors == []
+    assert page.plots == 2 + 1 + 2  # TTFT, decode; Pareto by size; token steps per run
+    assert page.drawn == page.plots

@@ -97,6 +97,18 @@ def _plotly_js() -> str:
     return get_plotlyjs()
 
 
+def _json_safe(value: Any) -> Any:
+    """`value` with every NaN or infinity as null: JSON has neither, and one in a figure
+    would stop `JSON.parse`, so no figure of the page would be drawn."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 class _Figures:
     """The report's figures by div id, for the page's JSON document."""
 
@@ -113,7 +125,8 @@ class _Figures:
         return placed
 
     def document(self) -> markupsafe.Markup:
-        return htmlsafe_json_dumps({"figures": self.by_id, "config": PLOT_CONFIG})
+        document = {"figures": _json_safe(self.by_id), "config": PLOT_CONFIG}
+        return htmlsafe_json_dumps(document, allow_nan=False)
 
 
 def render_html(content: ReportContent, store: str, title: str = "melt report") -> str:
