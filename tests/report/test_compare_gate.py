@@ -95,3 +95,14 @@ def test_a_metric_one_side_did_not_measure_blocks_the_gate(melt, tmp_path: Path)
     )
     assert decode_only.code == 0, decode_only.err
     assert "no regression beyond 5%" in decode_only.out
+
+
+@pytest.mark.parametrize("threshold", ["inf%", "nan", "-1%"])
+def test_a_threshold_that_is_no_finite_percentage_is_refused(
+    melt, tmp_path: Path, threshold: str
+) -> None:
+    _, db = _store(tmp_path)
+    gated = melt("compare", "1", "1", "--fail-on-regression", threshold, "--store", db)
+    assert gated.code == 2
+    assert "must be a finite percentage ≥ 0" in gated.err
+    assert len(gated.err.strip().splitlines()) == 1

@@ -79,3 +79,11 @@ def test_one_file_for_two_outputs_is_refused(melt, db: str, tmp_path: Path) -> N
     same = str(tmp_path / "r.out")
     result = melt("report", "1", "--html", same, "--format", "md", "--output", same, "--store", db)
     _refused(result, "both name")
+
+
+@pytest.mark.parametrize("wpm", ["nan", "inf", "0"])
+def test_a_reading_speed_that_is_no_finite_positive_number_is_refused(
+    melt, db: str, wpm: str
+) -> None:
+    result = melt("report", "1", "--format", "json", "--reading-wpm", wpm, "--store", db)
+    _refused(result, "--reading-wpm must be a finite number > 0")

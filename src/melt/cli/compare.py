@@ -4,6 +4,7 @@ confidence; `--fail-on-regression` makes it a CI gate."""
 from __future__ import annotations
 
 import json
+import math
 
 import typer
 
@@ -26,8 +27,8 @@ def parse_threshold(text: str) -> float:
         value = float(number)
     except ValueError:
         raise MeltError(f"--fail-on-regression '{text}' is not a percentage (e.g. 5%)") from None
-    if value < 0 or value != value:
-        raise MeltError(f"--fail-on-regression '{text}' must be a percentage ≥ 0 (e.g. 5%)")
+    if not (math.isfinite(value) and value >= 0):
+        raise MeltError(f"--fail-on-regression '{text}' must be a finite percentage ≥ 0 (e.g. 5%)")
     return value
 
 

@@ -372,8 +372,10 @@ def pareto_rows(views: Sequence[RunView]) -> tuple[dict[str, Any], ...]:
 def build_report(
     store: Store, runs: Sequence[dict[str, Any]], reading_wpm: float = DEFAULT_READING_WPM
 ) -> ReportContent:
-    if reading_wpm <= 0:
-        raise MeltError(f"--reading-wpm must be > 0 words per minute (got {reading_wpm:g})")
+    if not (math.isfinite(reading_wpm) and reading_wpm > 0):
+        raise MeltError(
+            f"--reading-wpm must be a finite number > 0 words per minute (got {reading_wpm:g})"
+        )
 
     @cache
     def measure() -> Any:

@@ -36,6 +36,7 @@ def folder(tmp_path: Path) -> Path:
     (run / "secret_iter5.log").symlink_to(secret)
     (run / "zero_iter6.log").symlink_to("/dev/zero")
     os.mkfifo(run / "pipe_iter7.log")
+    (run / "logs_iter8.zip").write_bytes(b"PK\x03\x04" + bytes(64))
     (run.parent / "run_cs512_mgl8").symlink_to(outside / "run_cs512_mgl8")
     return tmp_path / "given"
 
@@ -49,6 +50,7 @@ def test_a_folder_import_stays_inside_the_folder(melt, folder: Path, tmp_path: P
     assert "run_cs512_mgl8: a link to a folder, not followed" in text
     assert "zero_iter6.log: refused:" in text  # a link outside, to /dev/zero
     assert "pipe_iter7.log: refused:" in text and "is a pipe" in text
+    assert "logs_iter8.zip: refused:" in text and "does not read archives" in text
     assert "root:x:0:0" not in result.out + result.err
     assert "1 run folder(s), 1 iteration(s)" in text
     assert "run(s) 1 in" in text  # the one log inside, nothing from outside
@@ -74,8 +76,9 @@ def _import(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         (lambda p: p.symlink_to("/dev/zero"), "is a character device"),
         (lambda p: os.mkfifo(p), "is a pipe"),
         (lambda p: p.open("wb").truncate(MAX_SOURCE_BYTES + 1), "over the 1 GiB"),
+        (lambda p: p.write_bytes(b"\x1f\x8b" + bytes(64)), "is a gzip archive"),
     ],
-    ids=["link-to-dev-zero", "pipe", "past-the-limit"],
+    ids=["link-to-dev-zero", "pipe", "past-the-limit", "archive"],
 )
 def test_a_named_source_that_is_no_regular_file_or_too_large_is_refused(
     tmp_path: Path, make, says: str

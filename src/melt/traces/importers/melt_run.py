@@ -67,12 +67,12 @@ class MeltRun:
             for file in files:
                 if file.name.endswith(".t_monsoon"):
                     continue
-                try:
-                    check_source(file)  # inside the folder, a regular file, not too large
+                try:  # inside the folder, a regular file, not too large, not an archive
+                    check_source(file)
+                    importer = detect(file, exclude=(self.name,))
                 except MeltError as exc:
                     result.found.append(f"{file.relative_to(path)}: refused: {exc}")
                     continue
-                importer = detect(file, exclude=(self.name,))
                 if importer is None:
                     result.found.append(f"{file.relative_to(path)}: not recognised, skipped")
                     continue

@@ -23,6 +23,14 @@ from melt.errors import MeltError
 
 MAX_SOURCE_BYTES = 1 << 30  # a long Monsoon capture is a few hundred MB of CSV
 CHUNK_BYTES = 1 << 20
+# what an archive starts with: melt reads the files inside, not the archive
+ARCHIVES = (
+    (b"PK\x03\x04", "a zip archive"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+    (b"(\xb5/\xfd", "a zstd archive"),
+)
 KINDS = (
     (stat.S_ISDIR, "a folder"),
     (stat.S_ISCHR, "a character device"),
@@ -105,6 +113,15 @@ def _check_stat(path: Path, info: os.stat_result) -> None:
         )
 
 
+def _check_not_archive(path: Path, start: bytes) -> None:
+    kind = next((kind for magic, kind in ARCHIVES if start.startswith(magic)), None)
+    if kind is not None:
+        raise MeltError(
+            f"import source '{path}' is {kind}; melt import does not read archives: "
+            "extract it and import the file or folder"
+        )
+
+
 def chunks(path: Path) -> Iterator[bytes]:
     """The checked source's bytes, a chunk at a time; a file that grows past the limit
     while it is read is refused, not read on."""
@@ -112,7 +129,11 @@ def chunks(path: Path) -> Iterator[bytes]:
     with path.open("rb") as fh:
         _check_stat(path, os.fstat(fh.fileno()))  # the file opened is the file checked
         left = MAX_SOURCE_BYTES
+        first = True
         while chunk := fh.read(min(CHUNK_BYTES, left + 1)):
+            if first:
+                _check_not_archive(path, chunk)
+                first = False
             left -= len(chunk)
             if left < 0:
                 raise MeltError(
@@ -131,7 +152,9 @@ def read_start(path: Path, size: int) -> bytes:
     check_source(path)
     with path.open("rb") as fh:
         _check_stat(path, os.fstat(fh.fileno()))
-        return fh.read(size)
+        start = fh.read(size)
+    _check_not_archive(path, start)
+    return start
 
 
 def walk(root: Path) -> Iterator[tuple[Path, list[Path], list[Path]]]:
