@@ -106,3 +106,23 @@ def test_a_threshold_that_is_no_finite_percentage_is_refused(
     assert gated.code == 2
     assert "must be a finite percentage ≥ 0" in gated.err
     assert len(gated.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["compare", "exp:18446744073709551617", "1"],
+        ["compare", "1", "18446744073709551617"],
+        ["report", "exp:18446744073709551617", "--format", "json"],
+        ["report", "--experiment", "18446744073709551617", "--format", "json"],
+    ],
+    ids=["compare-exp", "compare-run", "report-exp", "report-experiment"],
+)
+def test_an_id_past_64_bits_is_no_such_run_or_experiment(
+    melt, tmp_path: Path, argv: list[str]
+) -> None:
+    _, db = _store(tmp_path)
+    result = melt(*argv, "--store", db)
+    assert result.code == 2
+    assert "18446744073709551617" in result.err and "no run" in result.err
+    assert len(result.err.strip().splitlines()) == 1
