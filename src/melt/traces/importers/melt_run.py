@@ -28,18 +28,14 @@ def iteration_of(file: Path) -> int:
     return int(match.group(1)) if match else 0
 
 
-def run_dirs(root: Path) -> list[tuple[Path, list[Path], re.Match[str]]]:
-    """Every run folder at or under `root` (never through a link to a folder), with its
-    files and its name parsed."""
+Walked = list[tuple[Path, list[Path], list[Path]]]
+
+
+def run_dirs(walked: Walked) -> list[tuple[Path, list[Path], re.Match[str]]]:
+    """Every run folder of a walk (`sources.walk`), with its files and its name parsed."""
     return [
-        (folder, files, m)
-        for folder, files, _ in walk(root)
-        if (m := RUN_DIR.fullmatch(folder.name))
+        (folder, files, m) for folder, files, _ in walked if (m := RUN_DIR.fullmatch(folder.name))
     ]
-
-
-def linked_folders(root: Path) -> list[Path]:
-    return [link for _, _, linked in walk(root) for link in linked]
 
 
 @register
@@ -49,14 +45,16 @@ class MeltRun:
     reads_folders = True
 
     def sniff(self, path: Path, head: str) -> bool:
-        return bool(run_dirs(path))
+        return bool(run_dirs(list(walk(path))))
 
     def read(self, path: Path) -> ImportResult:
         result = ImportResult(self.name)
-        folders = run_dirs(path)
+        walked = list(walk(path))
+        folders = run_dirs(walked)
         result.found += [
             f"{link.relative_to(path)}: a link to a folder, not followed"
-            for link in linked_folders(path)
+            for _, _, linked in walked
+            for link in linked
         ]
         for folder, files, settings in folders:
             parents = folder.resolve().parents
