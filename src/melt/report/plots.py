@@ -6,10 +6,9 @@ report of a hundred runs. A figure's title is not drawn by plotly: the page show
 HTML caption above the plot, where plotly's mode bar cannot overdraw it. Plotly reads
 HTML-like tags in every text it draws (trace names, category labels, text), so each
 string from the store goes in through `label`, which escapes it and plotly shows it as
-written. Only the offline bundle of plotly.js comes
-from the plotly package (`html.py`). Long sample series are thinned to `MAX_POINTS` per
-series (every k-th point, the last kept) so a report of many runs stays small; the thinning
-is said in the figure's title.
+written. Only the offline bundle of plotly.js comes from the plotly package (`html.py`).
+Long sample series are thinned to `MAX_POINTS` per series (every k-th point, the last
+kept) so a report of many runs stays small; the thinning is said in the figure's title.
 """
 
 from __future__ import annotations
