@@ -33,6 +33,11 @@ def read_text_file(path: Path, what: str, fix: str) -> str:
         raise MeltError(
             f"{what} '{path}' is not readable ({exc.strerror or exc}); check its permissions"
         ) from None
+    return decode_utf8(data, path, what)
+
+
+def decode_utf8(data: bytes, path: Path, what: str) -> str:
+    """`data` read from `path` as strict UTF-8, or a line naming the first stray byte."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

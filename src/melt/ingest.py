@@ -26,6 +26,7 @@ from melt.store import Store
 from melt.store.profiles import EnergyFigure, add_energy_figures, add_intervals, add_op_timings
 from melt.traces.importers import ImportedRun, ImportedTurn, ImportResult, Malformed, get, read
 from melt.traces.importers.base import check_result
+from melt.traces.importers.sources import chunks
 
 STATUS_IMPORTED = "imported"
 QUANT = re.compile(r"(?i)(?:^|[-_.])(q\d\w*|iq\d\w*|bf16|f16|f32)$")
@@ -118,7 +119,8 @@ def _turn_row(run: ImportedRun, turn: ImportedTurn, m: TurnMetrics) -> dict[str,
 def _sha256(paths: list[str]) -> str:
     digest = hashlib.sha256()
     for path in paths:
-        digest.update(Path(path).read_bytes())
+        for chunk in chunks(Path(path)):  # checked and read as a stream, like every source
+            digest.update(chunk)
     return digest.hexdigest()
 
 

@@ -4,6 +4,7 @@ confidence; `--fail-on-regression` makes it a CI gate."""
 from __future__ import annotations
 
 import json
+import math
 
 import typer
 
@@ -26,8 +27,8 @@ def parse_threshold(text: str) -> float:
         value = float(number)
     except ValueError:
         raise MeltError(f"--fail-on-regression '{text}' is not a percentage (e.g. 5%)") from None
-    if value < 0 or value != value:
-        raise MeltError(f"--fail-on-regression '{text}' must be a percentage ≥ 0 (e.g. 5%)")
+    if not (math.isfinite(value) and value >= 0):
+        raise MeltError(f"--fail-on-regression '{text}' must be a finite percentage ≥ 0 (e.g. 5%)")
     return value
 
 
@@ -40,7 +41,8 @@ def compare_command(
         "--fail-on-regression",
         metavar="PCT",
         help="Exit 1 if a matched metric is worse by more than PCT (e.g. 5%) with its 95% CI "
-        "excluding zero; 0 otherwise.",
+        "excluding zero; 2 if the runs cannot show it (a side failed or measured nothing); "
+        "0 otherwise.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     store: str = typer.Option(None, help="Results store: a path or SQLAlchemy URL."),
@@ -62,5 +64,11 @@ def compare_command(
         print(json.dumps(comparison_document(result), indent=2))
     else:
         stdout_console().print(comparison_parts(result))
+    if threshold is not None and result.unusable:
+        more = f" (and {len(result.unusable) - 1} more)" if len(result.unusable) > 1 else ""
+        raise MeltError(
+            f"--fail-on-regression cannot pass: {result.unusable[0]}{more}; "
+            "compare finished runs that measured every compared metric (or pick --metric)"
+        )
     if threshold is not None and result.regressed:
         raise typer.Exit(EXIT_REGRESSION)

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import typer
 
+from melt.errors import MeltError
 from melt.metrics.qoe import DEFAULT_READING_WPM
 from melt.report.console import stdout_console
 from melt.report.content import build_report
+from melt.report.output import check_output, writing
 from melt.report.selection import select_runs
 from melt.report.stored import terminal_report
 from melt.report.tables import FILE_FORMATS, FORMATS, TEXT_FORMATS, check_format
@@ -22,9 +24,13 @@ def report(
     ),
     experiment: int = typer.Option(None, "--experiment", help="Every run of this experiment."),
     last: bool = typer.Option(False, "--last", help="Every run of the newest experiment."),
-    html: Path = typer.Option(None, "--html", help="Write a self-contained HTML report here."),
+    html: Path = typer.Option(
+        None, "--html", help="Write a self-contained HTML report here (with --format: both)."
+    ),
     format: str = typer.Option(None, "--format", help=f"Tables as {'|'.join(FORMATS)}."),
-    output: Path = typer.Option(None, "--output", help="Where --format writes (default stdout)."),
+    output: Path = typer.Option(
+        None, "--output", help="Where --format writes (default stdout; csv/parquet: the stem)."
+    ),
     reading_wpm: float = typer.Option(
         DEFAULT_READING_WPM, "--reading-wpm", help="Reading speed for the QoE verdict."
     ),
@@ -33,6 +39,17 @@ def report(
     """A run's summary (RUN_ID), or a report over runs as HTML or tables."""
     if format is not None:
         check_format(format, output)
+    elif output is not None:
+        raise MeltError(
+            f"--output '{output}' is where --format writes; add --format {'|'.join(FORMATS)} "
+            "(the HTML report goes to --html PATH)"
+        )
+    if html is not None and output is not None and html.resolve() == output.resolve():
+        raise MeltError(f"--html and --output both name '{html}'; give each its own file")
+    if html is not None:
+        check_output(html, "--html", "report.html")
+    if output is not None:
+        check_output(output, "--output", f"report.{format}")
     db = open_store(store, create=False)
     runs = select_runs(db, run_ids or [], experiment, last)
     if html is None and format is None:
@@ -42,7 +59,9 @@ def report(
     if html is not None:
         from melt.report.html import render_html
 
-        html.write_text(render_html(content, db.spec), encoding="utf-8")
+        page = render_html(content, db.spec)
+        with writing(html, "--html"):
+            html.write_text(page, encoding="utf-8")
         typer.echo(
             f"wrote {html} ({html.stat().st_size / 1e6:.1f} MB, {len(runs)} run(s))", err=True
         )
@@ -51,7 +70,11 @@ def report(
         if output is None:
             print(text)
         else:
-            output.write_text(text, encoding="utf-8")
+            with writing(output, "--output"):
+                output.write_text(text, encoding="utf-8")
+            typer.echo(f"wrote {output}", err=True)
     elif format in FILE_FORMATS:
-        for path in FILE_FORMATS[format](content.tables(), output):
+        with writing(output, "--output"):
+            written = FILE_FORMATS[format](content.tables(), output)
+        for path in written:
             typer.echo(f"wrote {path}", err=True)

@@ -43,6 +43,10 @@ METRICS: dict[str, MetricSpec] = {
     )
 }
 
+# Run statuses whose figures are a finished measurement: melt's `completed` and an import's
+# `imported`; a failed, interrupted, terminated, abandoned or still running run is not one.
+FINISHED = frozenset({"completed", "imported"})
+
 # Settings keys that are not knobs of the engine (where the file came from) or repeat a
 # column already keyed on its own.
 NOT_KNOBS = frozenset({"model_origin", "imported", "threads", "ctx", "engine_context_tokens"})
@@ -78,6 +82,16 @@ class RunSample:
     run_id: int
     properties: Mapping[str, str]
     values: Mapping[str, Sequence[float]]
+    status: str = "completed"
+
+    @property
+    def problem(self) -> str | None:
+        """Why this run's figures cannot stand for its side, or None."""
+        if self.status not in FINISHED:
+            return f"run {self.run_id} is {self.status}, not a finished measurement"
+        if not any(self.values.values()):
+            return f"run {self.run_id} has no measured turns"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +107,8 @@ class MetricComparison:
     @property
     def verdict(self) -> str:
         d = self.difference
+        if not (self.n_baseline and self.n_candidate):
+            return "no data"
         if math.isnan(d.diff) or not d.ci_excludes_zero:
             return "within noise"
         if self.regression:
@@ -124,10 +140,33 @@ class Comparison:
     pairing: tuple[str, ...]  # properties that pair rows (they vary inside a side)
     rows: tuple[RowComparison, ...]
     unmatched: tuple[Unmatched, ...] = field(default=())
+    unusable: tuple[str, ...] = field(default=())  # why a regression gate cannot pass
 
     @property
     def regressed(self) -> bool:
         return any(m.regression for row in self.rows for m in row.metrics)
+
+
+def _unusable(
+    sides: Mapping[str, Sequence[RunSample]], rows: Sequence[RowComparison]
+) -> tuple[str, ...]:
+    """Why the comparison cannot show that the candidate did not regress: a run on either
+    side that is not a finished measurement or measured nothing, or a matched metric that
+    one side measured and the other did not (neither measuring it is no evidence either
+    way: an imported run has no TTFT)."""
+    found = [
+        f"{side} {problem}" for side, runs in sides.items() for r in runs if (problem := r.problem)
+    ]
+    for row in rows:
+        for m in row.metrics:
+            if bool(m.n_baseline) != bool(m.n_candidate):
+                missing = "baseline" if not m.n_baseline else "candidate"
+                runs = row.baseline_runs if missing == "baseline" else row.candidate_runs
+                found.append(
+                    f"the {missing} (run {', '.join(map(str, runs))}) has no "
+                    f"{m.metric.label} values to compare"
+                )
+    return tuple(found)
 
 
 def _worse_pct(spec: MetricSpec, d: Difference) -> float:
@@ -214,4 +253,11 @@ def compare(
         for key, runs in sorted(mine.items())
         if key not in other
     ]
-    return Comparison(threshold_pct, differences, pairing, tuple(rows), tuple(unmatched))
+    return Comparison(
+        threshold_pct,
+        differences,
+        pairing,
+        tuple(rows),
+        tuple(unmatched),
+        _unusable({"baseline": baseline, "candidate": candidate}, rows),
+    )

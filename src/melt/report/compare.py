@@ -95,7 +95,8 @@ def comparison_parts(comparison: Comparison) -> Group:
         key = ", ".join(f"{k} {_short(v)}" for k, v in u.key.items())
         runs = ", ".join(map(str, u.runs))
         parts.append(Text(f"unmatched, only in the {u.side}: {key} (runs {runs}); not compared"))
-    if comparison.threshold_pct is not None:
+    parts += [Text(f"not comparable: {why}", style="yellow") for why in comparison.unusable]
+    if comparison.threshold_pct is not None and not comparison.unusable:
         verdict = "REGRESSION" if comparison.regressed else "no regression"
         parts.append(Text(f"{verdict} beyond {comparison.threshold_pct:g}%"))
     return Group(*parts)
@@ -132,6 +133,7 @@ def comparison_document(comparison: Comparison) -> dict[str, Any]:
     return {
         "threshold_pct": comparison.threshold_pct,
         "regressed": comparison.regressed,
+        "not_comparable": list(comparison.unusable),
         "differences": {
             k: {"baseline": b, "candidate": c} for k, (b, c) in comparison.differences.items()
         },

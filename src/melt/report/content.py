@@ -123,11 +123,18 @@ def _decode_steps(turn: Mapping[str, Any]) -> int:
     return max(int(turn["generated_tokens"]) - 1, 0)
 
 
-def _rate(turns: Sequence[Mapping[str, Any]], units: str, seconds: str) -> RateAggregate:
-    def count(t: Mapping[str, Any]) -> float:
-        return float(_decode_steps(t) if units == "decode_steps" else t[units])
+def _count(turn: Mapping[str, Any], units: str) -> float | None:
+    """A turn's token count for a rate; None where the run did not record it (an OpenAI
+    server that does not report cached tokens leaves the evaluated prompt tokens unknown)."""
+    value = _decode_steps(turn) if units == "decode_steps" else turn[units]
+    return None if value is None else float(value)
 
-    return rate_aggregate([count(t) for t in turns], [t[seconds] for t in turns])
+
+def _rate(turns: Sequence[Mapping[str, Any]], units: str, seconds: str) -> RateAggregate:
+    """The rate over the turns that recorded both the count and the duration; a turn with
+    either unknown is left out, never counted as zero."""
+    known = [(c, t[seconds]) for t in turns if (c := _count(t, units)) is not None]
+    return rate_aggregate([c for c, _ in known], [s for _, s in known])
 
 
 def _energy(run: Mapping[str, Any]) -> Energy | None:
@@ -250,7 +257,13 @@ def run_view(store: Store, run: dict[str, Any], reading_wpm: float) -> RunView:
         battery_verdict(energy.get("battery")),
         thermal_verdict(signals.get("thermal") or _thermal_from_samples(series)),
     ]
-    depth = _median([decode_depth(t["prompt_tokens"], t["generated_tokens"]) for t in turns])
+    depth = _median(
+        [
+            decode_depth(t["prompt_tokens"], t["generated_tokens"])
+            for t in turns
+            if t["prompt_tokens"] is not None
+        ]
+    )
     bw = bandwidth_of(run)
     return RunView(
         run=run,
@@ -330,8 +343,10 @@ def pareto_rows(views: Sequence[RunView]) -> tuple[dict[str, Any], ...]:
 def build_report(
     store: Store, runs: Sequence[dict[str, Any]], reading_wpm: float = DEFAULT_READING_WPM
 ) -> ReportContent:
-    if reading_wpm <= 0:
-        raise MeltError(f"--reading-wpm must be > 0 words per minute (got {reading_wpm:g})")
+    if not (math.isfinite(reading_wpm) and reading_wpm > 0):
+        raise MeltError(
+            f"--reading-wpm must be a finite number > 0 words per minute (got {reading_wpm:g})"
+        )
 
     views = tuple(run_view(store, run, reading_wpm) for run in runs)
     return ReportContent(views, reading_wpm, pareto_rows(views))

@@ -1,9 +1,16 @@
 """One self-contained HTML report: plotly's offline bundle embedded once (no CDN, works
-without a network), every figure a div drawn by it, tables as plain HTML."""
+without a network), every figure a div drawn by it, tables as plain HTML.
+
+Escaped by construction: the template is rendered with autoescaping and never marks a
+value safe; the few cells with markup are `markupsafe.Markup` templates whose every
+argument is escaped by `Markup.format`. The figures travel as one JSON document in a
+``<script type="application/json">`` (``<``, ``>``, ``&`` and ``'`` escaped as JSON unicode escapes)
+and are drawn by one script after the page is parsed, each at the width of its grid cell
+(a figure drawn while the page is still being parsed would take the width of a half-built
+grid)."""
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +18,7 @@ from typing import Any
 
 import jinja2
 import markupsafe
+from jinja2.utils import htmlsafe_json_dumps
 
 from melt.errors import MeltError
 from melt.metrics.stats import CV_FLAG_THRESHOLD, Aggregate
@@ -21,6 +29,7 @@ from melt.report.units import fmt, fmt_bytes
 TEMPLATE = Path(__file__).with_name("templates") / "report.html.j2"
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 MARKS = {True: ("✔", "ok"), False: ("✘", "bad"), None: ("–", "na")}
+FLAG = markupsafe.Markup(' <span class="flag" title="CV above the threshold">⚑</span>')
 
 
 def _median_ci(agg: Aggregate, digits: int) -> str:
@@ -29,23 +38,23 @@ def _median_ci(agg: Aggregate, digits: int) -> str:
     return f"{fmt(agg.median, digits)} [{fmt(agg.ci_low, digits)}–{fmt(agg.ci_high, digits)}]"
 
 
-def _rate_cell(v: RunView, name: str, with_cv: bool) -> str:
+def _rate_cell(v: RunView, name: str, with_cv: bool) -> markupsafe.Markup:
     rate = v.rates[name]
-    text = f"{_median_ci(rate.per_turn, 1)}; {fmt(rate.pooled, 1)}"
+    text = markupsafe.escape(f"{_median_ci(rate.per_turn, 1)}; {fmt(rate.pooled, 1)}")
     if with_cv and not math.isnan(rate.cv):
         text += f"; CV {100 * rate.cv:.1f}%"
         if v.flagged_cv:
-            text += ' <span class="flag" title="CV above the threshold">⚑</span>'
+            text += FLAG
     return text
 
 
-def _energy_cell(v: RunView) -> str:
+def _energy_cell(v: RunView) -> markupsafe.Markup:
     if v.energy is None or v.energy.j_per_generated_token is None:
-        return '<span class="na">not measured</span>'
-    value = f"{v.energy.j_per_generated_token:.4f} J"
-    if v.energy.provenance == "estimated":
-        return f'<span class="estimated" title="{v.energy.source}">{value}</span>'
-    return f'<span title="{v.energy.source}">{value}</span>'
+        return markupsafe.Markup('<span class="na">not measured</span>')
+    css = "estimated" if v.energy.provenance == "estimated" else "measured"
+    return markupsafe.Markup('<span class="{}" title="{}">{:.4f} J</span>').format(
+        css, v.energy.source, v.energy.j_per_generated_token
+    )
 
 
 def _summary_row(v: RunView) -> dict[str, Any]:
@@ -88,40 +97,53 @@ def _plotly_js() -> str:
     return get_plotlyjs()
 
 
-def _script_json(value: Any) -> str:
-    """JSON that is safe inside a <script> element."""
-    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
+def _json_safe(value: Any) -> Any:
+    """`value` with every NaN or infinity as null: JSON has neither, and one in a figure
+    would stop `JSON.parse`, so no figure of the page would be drawn."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
 
 
-class _Divs:
-    """Numbered plot divs, each drawn by its own Plotly.newPlot call."""
+class _Figures:
+    """The report's figures by div id, for the page's JSON document."""
 
     def __init__(self) -> None:
-        self.count = 0
+        self.by_id: dict[str, dict[str, Any]] = {}
 
-    def __call__(self, fig: plots.Figure) -> str:
-        self.count += 1
-        div = f"plot-{self.count}"
-        args = ",".join(_script_json(x) for x in (fig["data"], fig["layout"], PLOT_CONFIG))
-        return f'<div id="{div}"></div><script>Plotly.newPlot("{div}",{args});</script>'
+    def add(self, figures: list[plots.Figure]) -> list[dict[str, str]]:
+        """Each figure's div id and caption, for the template."""
+        placed = []
+        for fig in figures:
+            div = f"plot-{len(self.by_id) + 1}"
+            self.by_id[div] = {"data": fig.data, "layout": fig.layout}
+            placed.append({"id": div, "title": fig.title})
+        return placed
+
+    def document(self) -> markupsafe.Markup:
+        document = {"figures": _json_safe(self.by_id), "config": PLOT_CONFIG}
+        return htmlsafe_json_dumps(document, allow_nan=False)
 
 
 def render_html(content: ReportContent, store: str, title: str = "melt report") -> str:
     plotly_js = _plotly_js()  # a missing plotly is one line naming the extra, before work
-    _div = _Divs()
+    figures = _Figures()
     across = [plots.ttft_vs_prompt(content), plots.decode_vs_depth(content)]
     across += [f for f in (plots.energy_per_token(content), plots.roofline_figure(content)) if f]
+    across_placed = figures.add(across)
+    pareto_placed = figures.add(plots.pareto_figures(content))
     per_run = []
     for v in content.runs:
-        figures = [plots.token_steps(v)]
         timeline = plots.probe_timeline(v)
-        if timeline is not None:
-            figures.append(timeline)
         per_run.append(
             {
                 "label": v.label,
                 "environment": environment_rows(v),
-                "plots": [_div(f) for f in figures],
+                "plots": figures.add([plots.token_steps(v), *([timeline] if timeline else [])]),
             }
         )
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
@@ -130,7 +152,7 @@ def render_html(content: ReportContent, store: str, title: str = "melt report") 
         title=title,
         store=store,
         generated=datetime.now(UTC).isoformat(timespec="seconds"),
-        plotly_js=markupsafe.Markup(plotly_js),
+        plotly_js=markupsafe.Markup(plotly_js),  # plotly's own bundle, not data
         runs=content.runs,
         summary=[_summary_row(v) for v in content.runs],
         rate_shown=RATE_SHOWN,
@@ -140,7 +162,8 @@ def render_html(content: ReportContent, store: str, title: str = "melt report") 
         qoe_checks=[q.check for q in content.runs[0].qoe] if content.runs else [],
         reading_wpm=f"{content.reading_wpm:g}",
         rooflines=[{"run": v.run_id, "says": v.roofline.says} for v in content.runs],
-        across=[_div(f) for f in across],
-        pareto=[_div(f) for f in plots.pareto_figures(content)],
+        across=across_placed,
+        pareto=pareto_placed,
         per_run=per_run,
+        figures=figures.document(),
     )

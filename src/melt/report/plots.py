@@ -1,22 +1,41 @@
 """Plotly figures of a report, one function per figure, from a `ReportContent`.
 
-Figures are plain plotly.js figure dicts (``{"data": [...], "layout": {...}}``): building
-them through plotly's graph objects validates every property and costs a second or more per
-figure, too slow for a report of a hundred runs. Only the offline bundle of plotly.js comes
-from the plotly package (`html.py`). Long sample series are thinned to `MAX_POINTS` per
-series (every k-th point, the last kept) so a report of many runs stays small; the thinning
-is said in the figure's title.
+Figures are plain plotly.js data and layout dicts: building them through plotly's graph
+objects validates every property and costs a second or more per figure, too slow for a
+report of a hundred runs. A figure's title is not drawn by plotly: the page shows it as an
+HTML caption above the plot, where plotly's mode bar cannot overdraw it. Plotly reads
+HTML-like tags in every text it draws (trace names, category labels, text), so each
+string from the store goes in through `label`, which escapes it and plotly shows it as
+written. Only the offline bundle of plotly.js comes from the plotly package (`html.py`).
+Long sample series are thinned to `MAX_POINTS` per series (every k-th point, the last
+kept) so a report of many runs stays small; the thinning is said in the figure's title.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 from melt.metrics.roofline import Roofline
 from melt.report.content import ReportContent, RunView
 
-Figure = dict[str, Any]
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A plotly.js figure and the title the page shows above it."""
+
+    title: str
+    data: list[dict[str, Any]]
+    layout: dict[str, Any]
+
+
+def label(text: object) -> str:
+    """A string from the store as plotly text: its entities decoded, no tag interpreted."""
+    return html.escape(str(text), quote=False)
+
 
 MAX_POINTS = 300  # a series at 10 Hz over 30 s; a report of 100 runs stays under 10 MB
 NS = 1e9
@@ -37,19 +56,20 @@ PANELS = (
 def _figure(
     data: list[dict[str, Any]], title: str, x: str, y: str, height: int = 360, **layout: Any
 ) -> Figure:
-    return {
-        "data": data,
-        "layout": {
-            "title": {"text": title, "font": {"size": 14}},
-            "xaxis": {"title": {"text": x}},
-            "yaxis": {"title": {"text": y}},
+    return Figure(
+        title,
+        data,
+        {
+            "xaxis": {"title": {"text": x}, "automargin": True},
+            "yaxis": {"title": {"text": y}, "automargin": True},
             "height": height,
-            "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+            # the top margin holds plotly's mode bar, clear of the plotting area
+            "margin": {"l": 60, "r": 20, "t": 36, "b": 50},
             "template": TEMPLATE,
             "legend": {"font": {"size": 10}},
             **layout,
         },
-    }
+    )
 
 
 TEMPLATE = {
@@ -103,27 +123,46 @@ def ttft_vs_prompt(content: ReportContent) -> Figure:
             "mode": "markers",
             "x": [t["prompt_tokens_evaluated"] for t in v.turns],
             "y": [t["ttft_s"] for t in v.turns],
-            "name": v.label,
+            "name": label(v.label),
         }
         for v in content.runs
     ]
     return _figure(data, "TTFT vs prompt tokens evaluated", "prompt tokens evaluated", "TTFT s")
 
 
+def _colour(index: int) -> str:
+    colours = TEMPLATE["layout"]["colorway"]
+    return colours[index % len(colours)]
+
+
 def decode_vs_depth(content: ReportContent) -> Figure:
-    data = [
-        {
-            "type": "scatter",
-            "mode": "lines+markers",
-            "x": [t["prompt_tokens"] for t in v.turns],
-            "y": [t["decode_tok_per_s"] for t in v.turns],
-            "name": v.label,
-        }
-        for v in content.runs
-    ]
+    """One line per conversation (its turns in order), a run's conversations in one colour
+    under one legend entry: the last turn of one conversation is never joined to the first
+    of the next, whose context starts again."""
+    data = []
+    for i, v in enumerate(content.runs):
+        turns = sorted(v.turns, key=lambda t: (t["conversation_index"], t["turn_index"]))
+        for k, (conversation, group) in enumerate(
+            groupby(turns, key=lambda t: t["conversation_index"])
+        ):
+            conv = list(group)
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "x": [t["prompt_tokens"] for t in conv],
+                    "y": [t["decode_tok_per_s"] for t in conv],
+                    "name": label(v.label),
+                    "legendgroup": f"run-{v.run_id}",
+                    "showlegend": k == 0,
+                    "line": {"color": _colour(i)},
+                    "marker": {"color": _colour(i)},
+                    "hovertext": f"conversation {conversation}",
+                }
+            )
     return _figure(
         data,
-        "decode rate per turn as the conversation's context grows",
+        "decode rate per turn as the conversation's context grows (a line per conversation)",
         "context depth at decode start (prompt tokens incl. reused)",
         "decode tok/s",
     )
@@ -208,8 +247,10 @@ def probe_timeline(view: RunView) -> Figure | None:
                 "x": [round((t - origin) / NS, TIME_DECIMALS) for t, _ in kept],
                 "y": [float(f"{value * scale:.{VALUE_DIGITS}g}") for _, value in kept],
                 "yaxis": "y" if index == 0 else f"y{index + 1}",
-                "name": f"{key[0]}/{key[1]} ({'MiB' if scale != 1 else unit})"
-                + (" ESTIMATED" if estimated else ""),
+                "name": label(
+                    f"{key[0]}/{key[1]} ({'MiB' if scale != 1 else unit})"
+                    + (" ESTIMATED" if estimated else "")
+                ),
                 "line": {"dash": "dot"} if estimated else {},
             }
         )
@@ -239,7 +280,7 @@ def probe_timeline(view: RunView) -> Figure | None:
     if thinned:
         title += f"; thinned to ≤{MAX_POINTS} points a series"
     figure = _figure(data, title, "", "", height=150 * n + 90)
-    figure["layout"] |= layout | {"shapes": shapes}
+    figure.layout.update(layout | {"shapes": shapes})
     return figure
 
 
@@ -259,7 +300,7 @@ def energy_per_token(content: ReportContent) -> Figure | None:
             data.append(
                 {
                     "type": "bar",
-                    "x": [v.label for v in views],
+                    "x": [label(v.label) for v in views],
                     "y": [getattr(v.energy, attr) for v in views],
                     "name": ("ESTIMATED " if estimated else "measured ") + phase,
                     "marker": {"pattern": {"shape": ESTIMATED_PATTERN}} if estimated else {},
@@ -282,7 +323,7 @@ def pareto_figures(content: ReportContent) -> list[Figure]:
     """Decode tok/s against each other axis the variants all have; optimal ones starred."""
     rows = content.pareto
     figures = []
-    for axis, label in PARETO_X:
+    for axis, axis_title in PARETO_X:
         if not rows or any(r[axis] is None for r in rows):
             continue
         data = []
@@ -295,7 +336,7 @@ def pareto_figures(content: ReportContent) -> list[Figure]:
                         "mode": "markers+text",
                         "x": [r[axis] for r in chosen],
                         "y": [r["decode_tok_per_s"] for r in chosen],
-                        "text": [r["variant"] for r in chosen],
+                        "text": [label(r["variant"]) for r in chosen],
                         "textposition": "top center",
                         "marker": {
                             "size": 14 if optimal else 9,
@@ -305,9 +346,9 @@ def pareto_figures(content: ReportContent) -> list[Figure]:
                     }
                 )
         metric = rows[0]["accuracy_metric"] if axis == "accuracy" else None
-        title = f"decode tok/s vs {label}" + (f" ({metric})" if metric else "")
+        title = f"decode tok/s vs {axis_title}" + (f" ({metric})" if metric else "")
         title += f"; optimal over {rows[0]['pareto_axes']}"
-        figures.append(_figure(data, title, label, "decode tok/s (median of turns)"))
+        figures.append(_figure(data, title, axis_title, "decode tok/s (median of turns)"))
     return figures
 
 
@@ -322,7 +363,7 @@ def roofline_figure(content: ReportContent) -> Figure | None:
     data = [
         {
             "type": "bar",
-            "x": [v.label for v, _ in known],
+            "x": [label(v.label) for v, _ in known],
             "y": [100 * r.fraction_of_limit for _, r in known],
             "text": [_bound_text(r) for _, r in known],
             "textposition": "auto",

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from melt.errors import MeltError
 from melt.metrics.compare import METRICS, RunSample, key_properties
 from melt.store import Store, schema
+from melt.store.db import MAX_ROW_ID
 from melt.store.names import is_name, saved_reference
 
 EXPERIMENT_PREFIX = "exp:"
@@ -25,7 +26,8 @@ def last_experiment_id(store: Store) -> int:
 
 
 def experiment_runs(store: Store, experiment_id: int) -> list[dict[str, Any]]:
-    rows = store.runs_of_experiment(experiment_id)
+    # an id no store can hold (past 64 bits) is no experiment, not an overflow in the driver
+    rows = store.runs_of_experiment(experiment_id) if 0 < experiment_id <= MAX_ROW_ID else []
     if not rows:
         raise MeltError(
             f"no runs in experiment {experiment_id} in '{store.spec}' (see 'melt runs list')"
@@ -91,4 +93,5 @@ def run_sample(store: Store, run: dict[str, Any]) -> RunSample:
         run_id=run["id"],
         properties=key_properties(run),
         values={m: [t[m] for t in turns if t[m] is not None] for m in METRICS},
+        status=str(run["status"]),
     )

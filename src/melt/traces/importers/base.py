@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from melt.errors import MeltError
-from melt.files import read_text_file
+from melt.files import decode_utf8
 from melt.metrics.ops import OpTiming
+from melt.traces.importers.sources import read_source, read_start
 
 HEAD_CHARS = 65536
 
@@ -184,10 +185,12 @@ class Importer(Protocol):
 
 
 def read_text(path: Path) -> str:
-    """An import source's text: strict UTF-8, or a one-line error naming the place."""
-    return read_text_file(path, "import source", "pass a MELT log, capture or results folder")
+    """An import source's text (sources.py checks what may be read): strict UTF-8, or a
+    one-line error naming the place."""
+    return decode_utf8(read_source(path), path, "import source")
 
 
 def read_head(path: Path) -> str:
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        return fh.read(HEAD_CHARS)
+    """The first `HEAD_CHARS` characters (at most 4 bytes each) for sniffing, undecodable
+    bytes replaced."""
+    return read_start(path, 4 * HEAD_CHARS).decode("utf-8", errors="replace")[:HEAD_CHARS]

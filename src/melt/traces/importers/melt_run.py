@@ -16,6 +16,7 @@ from pathlib import Path
 from melt.errors import MeltError
 from melt.traces.importers.base import ImportedRun, ImportResult
 from melt.traces.importers.registry import detect, register
+from melt.traces.importers.sources import check_source, walk
 
 RUN_DIR = re.compile(r"run_cs(?P<ctx>\d+)_mgl(?P<gen>\d+)(?:_bs(?P<batch>\d+))?")
 ITERATION = re.compile(r"iter(?:ation)?[_\-]?(\d+)", re.IGNORECASE)
@@ -27,10 +28,14 @@ def iteration_of(file: Path) -> int:
     return int(match.group(1)) if match else 0
 
 
-def run_dirs(root: Path) -> list[tuple[Path, re.Match[str]]]:
-    """Every run folder at or under `root`, with its name parsed."""
-    candidates = [root, *sorted(p for p in root.rglob("run_cs*") if p.is_dir())]
-    return [(p, m) for p in candidates if (m := RUN_DIR.fullmatch(p.name))]
+Walked = list[tuple[Path, list[Path], list[Path]]]
+
+
+def run_dirs(walked: Walked) -> list[tuple[Path, list[Path], re.Match[str]]]:
+    """Every run folder of a walk (`sources.walk`), with its files and its name parsed."""
+    return [
+        (folder, files, m) for folder, files, _ in walked if (m := RUN_DIR.fullmatch(folder.name))
+    ]
 
 
 @register
@@ -40,21 +45,32 @@ class MeltRun:
     reads_folders = True
 
     def sniff(self, path: Path, head: str) -> bool:
-        return bool(run_dirs(path))
+        return bool(run_dirs(list(walk(path))))
 
     def read(self, path: Path) -> ImportResult:
         result = ImportResult(self.name)
-        folders = run_dirs(path)
-        for folder, settings in folders:
+        walked = list(walk(path))
+        folders = run_dirs(walked)
+        result.found += [
+            f"{link.relative_to(path)}: a link to a folder, not followed"
+            for _, _, linked in walked
+            for link in linked
+        ]
+        for folder, files, settings in folders:
             parents = folder.resolve().parents
             model, app, device = (
                 parents[i].name if len(parents) > i else "unknown" for i in range(3)
             )
             by_iteration: dict[int, ImportedRun] = {}
-            for file in sorted(p for p in folder.iterdir() if p.is_file()):
+            for file in files:
                 if file.name.endswith(".t_monsoon"):
                     continue
-                importer = detect(file, exclude=(self.name,))
+                try:  # inside the folder, a regular file, not too large, not an archive
+                    check_source(file)
+                    importer = detect(file, exclude=(self.name,))
+                except MeltError as exc:
+                    result.found.append(f"{file.relative_to(path)}: refused: {exc}")
+                    continue
                 if importer is None:
                     result.found.append(f"{file.relative_to(path)}: not recognised, skipped")
                     continue

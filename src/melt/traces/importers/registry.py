@@ -8,6 +8,7 @@ from pathlib import Path
 
 from melt.errors import MeltError
 from melt.traces.importers.base import Importer, ImportResult, check_result, read_head
+from melt.traces.importers.sources import scope
 
 AUTO = "auto"
 # Modules that register an importer, in detection order: folders first, then the formats
@@ -70,16 +71,17 @@ def read(path: Path, format: str = AUTO) -> ImportResult:
     recognisable is a `MeltError`."""
     if not path.exists():
         raise MeltError(f"'{path}' not found (pass a MELT log, capture or results folder)")
-    importer = get(format) if format != AUTO else detect(path)
-    if importer is None:
-        raise MeltError(
-            f"nothing recognisable in '{path}' (formats: {', '.join(names())}); "
-            "pass --format to force one"
-        )
-    if path.is_dir() != importer.reads_folders:
-        kind = "a folder" if path.is_dir() else "a file"
-        raise MeltError(
-            f"'{path}' is {kind}, which --format {importer.name} does not read "
-            "(melt-run reads folders, every other format reads files)"
-        )
-    return check_result(importer.read(path), path, importer.description)
+    with scope(path):  # every file read from here on stays inside what the user named
+        importer = get(format) if format != AUTO else detect(path)
+        if importer is None:
+            raise MeltError(
+                f"nothing recognisable in '{path}' (formats: {', '.join(names())}); "
+                "pass --format to force one"
+            )
+        if path.is_dir() != importer.reads_folders:
+            kind = "a folder" if path.is_dir() else "a file"
+            raise MeltError(
+                f"'{path}' is {kind}, which --format {importer.name} does not read "
+                "(melt-run reads folders, every other format reads files)"
+            )
+        return check_result(importer.read(path), path, importer.description)
