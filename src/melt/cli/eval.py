@@ -39,12 +39,15 @@ def _names(text: str | None) -> list[str]:
 def _variants(model: str, quant: str | None, framework: str) -> list[Artifact]:
     """Resolved variants in the order given, the same file only once. A variant may name
     its framework (`llama.cpp:q4_0`, `onnxruntime-genai:int4`); others use `framework`."""
-    artifacts: dict[str, Artifact] = {}
+    chosen: list[tuple[str, str | None]] = []
     for item in _names(quant) or [None]:
         name, q = framework, item
         if item is not None and ":" in item:
             name, q = item.split(":", 1)
-        _check_scores(name)
+        _check_scores(name)  # every name before the first variant is made
+        chosen.append((name, q))
+    artifacts: dict[str, Artifact] = {}
+    for name, q in chosen:
         if name == DEFAULT:  # the default resolves any model as is; its format picks the scorer
             artifact = resolve_variant(model, q)
         else:
