@@ -42,15 +42,14 @@ class SamplingSettings(BaseModel):
 
 
 class FrameworkSettings(BaseModel):
-    """A framework's own knobs. `shared_not_applied` names the shared settings (fields of
-    `RunSettings`) it has no knob for: given by the user, they are validated with its own
-    knobs and refused as a key it does not have."""
+    """A framework's own knobs, and `framework: Literal[<its name>]`, which chooses the
+    model when settings are read back. `shared_not_applied` names the shared settings
+    (fields of `RunSettings`) it has no knob for: given by the user, they are validated with
+    its own knobs and refused as a key it does not have."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     shared_not_applied: ClassVar[frozenset[str]] = frozenset()
-
-    framework: str  # each model narrows it to its framework's name (`Literal["llama.cpp"]`)
 
 
 def settings_model(framework: str) -> type[FrameworkSettings]:
@@ -106,9 +105,10 @@ class RunSettings(BaseModel):
     def engine_as(self, model: type[BaseModel], framework: str) -> Any:
         """The framework's own settings, or a one-line error when they are another's."""
         if not isinstance(self.engine, model):
+            given = getattr(self.engine, "framework", "?")
             raise MeltError(
-                f"{framework} got settings for {self.engine.framework} "
-                f"(pass --framework {self.engine.framework}, or settings of {framework})"
+                f"{framework} got settings for {given} "
+                f"(pass --framework {given}, or settings of {framework})"
             )
         return self.engine
 
