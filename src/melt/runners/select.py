@@ -57,13 +57,13 @@ def make_runner(
             "use a server framework there (--framework llama-server)"
         )
     if spec is not None:
-        _check_needs(device, python, spec)
+        check_needs(device, python, spec)
     from melt.runners.remote import AgentRunner
 
     return AgentRunner(device, python)
 
 
-def _check_needs(device: Device, python: str, spec: Declaration) -> None:
+def check_needs(device: Device, python: str, spec: Declaration) -> None:
     """One line when the device's Python lacks the module the framework declares it needs."""
     needs = spec.needs
     if needs.python_module is None:
