@@ -123,3 +123,14 @@ def test_frameworks_that_share_a_knob_must_declare_it_alike(
     monkeypatch.setitem(registry._LOADED, "fake", declared)
     with pytest.raises(RuntimeError, match="knob 'poll' of fake differs"):
         registry.knobs()
+
+
+@pytest.mark.parametrize(
+    ("framework", "quant"),
+    [("llama.cpp", "q4_0"), ("llama-server", "q4_0"), ("onnxruntime-genai", "int4")],
+)
+def test_quant_takes_the_variant_names_a_framework_declares(framework: str, quant: str) -> None:
+    from melt.config.experiment import experiment_from
+
+    experiment = experiment_from({"framework": framework, "quants": [quant]}, "test")
+    assert experiment.quants == [quant]

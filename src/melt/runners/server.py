@@ -430,6 +430,7 @@ FRAMEWORK = Declaration(
     ),
     needs=Needs(binary="llama-server"),
     formats=("gguf",),
+    variants="melt.models.quant_types:QUANT_TYPES",
 )
 
 
