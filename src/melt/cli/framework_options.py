@@ -23,33 +23,23 @@ from melt.frameworks.registry import declarations, knobs, options
 FRAMEWORK = "framework"
 
 
-def _framework_parameter() -> inspect.Parameter:
-    listed = ", ".join(f"{d.name} ({d.summary})" for d in declarations())
-    option = typer.Option(None, "--framework", help=f"Inference framework: {listed}.")
+def _flag(name: str, decls: str, help_: str, annotation: Any = str) -> inspect.Parameter:
+    default = typer.Option(None, decls, help=help_)
     return inspect.Parameter(
-        FRAMEWORK, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=str
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
     )
 
 
 def _parameters() -> list[inspect.Parameter]:
-    """`--framework`, then every framework's options, then every knob, in registry order."""
-    params = [_framework_parameter()]
+    """`--framework`, then every framework's options, then every knob, in registry order;
+    an option or knob says which frameworks have it."""
+    listed = ", ".join(f"{d.name} ({d.summary})" for d in declarations())
+    params = [_flag(FRAMEWORK, "--framework", f"Inference framework: {listed}.")]
     for name, (option, frameworks) in options().items():
-        help_ = f"{', '.join(frameworks)}: {option.help}"
-        default = typer.Option(None, option.flag, help=help_)
-        params.append(
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=str)
-        )
+        params.append(_flag(name, option.flag, f"{', '.join(frameworks)}: {option.help}"))
     for name, (knob, frameworks) in knobs().items():
-        help_ = f"{', '.join(frameworks)}: {knob.help}"
-        annotation: Any = list[str] if knob.repeatable else knob.type
-        decls = knob.flags if knob.type is bool else knob.flag_name
-        default = typer.Option(None, decls, help=help_)
-        params.append(
-            inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
-            )
-        )
+        annotation = list[str] if knob.repeatable else knob.type
+        params.append(_flag(name, knob.flags, f"{', '.join(frameworks)}: {knob.help}", annotation))
     return params
 
 
