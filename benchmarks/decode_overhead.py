@@ -26,7 +26,7 @@ import llama_cpp as llama
 
 from melt.config import RunSettings, SamplingSettings
 from melt.frameworks.chat_template import ChatTemplate
-from melt.frameworks.llamacpp import LlamaCppEngine, _sampler_chain
+from melt.frameworks.llamacpp.engine import LlamaCppEngine, _sampler_chain
 from melt.metrics.turn import turn_metrics
 from melt.models import resolve_model
 from melt.workloads import Conversation

@@ -31,9 +31,9 @@ import numpy as np
 from melt.accuracy.evaluate import EvalSettings, open_scorer
 from melt.accuracy.perplexity import evaluate_text
 from melt.config import RunSettings, SamplingSettings
-from melt.config.settings import OrtGenAISettings
 from melt.frameworks import get_framework
-from melt.frameworks.ort_genai import OrtGenAIEngine, chat_template, import_og, load_model
+from melt.frameworks.ort_genai.engine import OrtGenAIEngine, chat_template, import_og, load_model
+from melt.frameworks.ort_genai.settings import OrtGenAISettings
 from melt.metrics.turn import turn_metrics
 from melt.models import Artifact
 from melt.workloads import Conversation

@@ -4,14 +4,11 @@ import pytest
 
 from melt.config import RunSettings
 from melt.config.experiment import expand, experiment_from
-from melt.config.settings import (
-    LlamaCppSettings,
-    LlamaServerSettings,
-    OrtGenAISettings,
-    engine_knobs,
-    engine_settings,
-)
+from melt.config.settings import engine_knobs, engine_settings
 from melt.errors import MeltError
+from melt.frameworks.llamacpp.settings import LlamaCppSettings
+from melt.frameworks.ort_genai.settings import OrtGenAISettings
+from melt.runners.server import LlamaServerSettings
 
 FLAGS = {"flash_attn": "--flash-attn", "cpu_mask": "--cpu-mask", "provider": "--provider"}
 

@@ -135,7 +135,7 @@ CASES: dict[str, Case] = {
     "mmap": Case(("--no-mmap",), _engine("mmap"), False),
     "poll": Case(("--poll", "10"), _engine("poll"), 10),
     "provider": Case((*ORT, "--provider", "cpu"), _engine("provider"), "cpu"),
-    "provider_option": Case(
+    "provider_options": Case(
         (*ORT, "--provider-option", "a=b"),
         lambda s, _: dict(s.cell.settings.engine.provider_options),
         {"a": "b"},

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.execution.fake_framework import NAME, Script
+from tests.execution.scripted_framework.engine import NAME, Script, ScriptedSettings
 
 from melt import interrupts
 from melt.config import Cell, RunSettings
@@ -25,7 +25,7 @@ from melt.interrupts import Terminated
 def _request(tmp_path: Path, repeats: int = 1) -> BenchRequest:
     workload = tmp_path / "w.json"
     workload.write_text(json.dumps([["one two", "three four", "five six"]]))
-    settings = RunSettings(threads=1, max_new_tokens=4)
+    settings = RunSettings(threads=1, max_new_tokens=4, engine=ScriptedSettings())
     return BenchRequest(
         cells=(Cell("fake-model", None, settings),),
         framework=NAME,

@@ -6,7 +6,7 @@ import pytest
 
 from melt.config import RunSettings, SamplingSettings
 from melt.frameworks import get_framework
-from melt.frameworks.llamacpp import LlamaCppEngine
+from melt.frameworks.llamacpp.engine import LlamaCppEngine
 from melt.models import Artifact
 from melt.traces import STOP_CONTEXT, STOP_EOG, STOP_LENGTH
 from melt.workloads import Conversation

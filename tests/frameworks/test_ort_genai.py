@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from melt.config import RunSettings, SamplingSettings
-from melt.config.settings import LlamaCppSettings, OrtGenAISettings
 from melt.errors import MeltError
 from melt.frameworks import get_framework
-from melt.frameworks.ort_genai import OrtGenAIEngine, chat_template, import_og
+from melt.frameworks.llamacpp.settings import LlamaCppSettings
+from melt.frameworks.ort_genai.engine import OrtGenAIEngine, chat_template, import_og
+from melt.frameworks.ort_genai.settings import OrtGenAISettings
 from melt.models import Artifact
 from melt.traces import STOP_EOG, STOP_LENGTH
 from melt.workloads import Conversation

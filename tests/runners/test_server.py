@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from melt.config import RunSettings, SamplingSettings
-from melt.config.settings import LlamaServerSettings
 from melt.devices import LocalDevice
 from melt.errors import MeltError
 from melt.frameworks import FrameworkOptions, get_framework
@@ -20,6 +19,7 @@ from melt.frameworks.openai_client import ServerError
 from melt.models import Artifact
 from melt.runners.server import (
     LlamaServerEngine,
+    LlamaServerSettings,
     ServerStartError,
     free_port,
     server_argv,

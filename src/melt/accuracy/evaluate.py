@@ -26,6 +26,8 @@ from melt.accuracy.sampling import DEFAULT_SEED, select, selection_sha256
 from melt.accuracy.scorer import DEFAULT_BATCH, DEFAULT_CTX, Scorer
 from melt.accuracy.scoring import UNIT_FRACTION, UNIT_PERPLEXITY, Score, score
 from melt.accuracy.tasks import Item, Loglikelihood, Task
+from melt.errors import MeltError
+from melt.frameworks.registry import DEFAULT, declaration, scoring_framework, scoring_names
 from melt.models import Artifact
 from melt.models.quant_types import precision_rank
 from melt.store import Store
@@ -33,9 +35,6 @@ from melt.store.scores import add_score
 
 log = logging.getLogger(__name__)
 
-FRAMEWORK = "llama.cpp"
-# Which framework scores an artifact, by its format; each has a scorer with one interface.
-FRAMEWORK_BY_FORMAT = {"gguf": "llama.cpp", "ort-genai": "onnxruntime-genai"}
 # Export precisions named like the GGUF types they match, for choosing the reference.
 _PRECISION_ALIASES = {"fp32": "f32", "fp16": "f16"}
 
@@ -87,24 +86,29 @@ class EvalResult:
 
 
 def framework_of(artifact: Artifact) -> str:
-    return FRAMEWORK_BY_FORMAT.get(artifact.format, FRAMEWORK)
+    """The framework that scores the artifact: the registered one with a scorer for its
+    format (frameworks/registry.py)."""
+    found = scoring_framework(artifact.format)
+    if found is None:
+        raise MeltError(
+            f"no framework scores {artifact.format} models like '{artifact.name}' "
+            f"(frameworks that score: {scoring_names()})"
+        )
+    return found.name
 
 
 def framework_version(artifacts: Sequence[Artifact] = ()) -> str:
     """The scoring frameworks' versions, joined with ' + ' when variants mix frameworks."""
     from melt.frameworks import get_framework
 
-    names = dict.fromkeys(framework_of(a) for a in artifacts) or {FRAMEWORK: None}
+    names = dict.fromkeys(framework_of(a) for a in artifacts) or {DEFAULT: None}
     return " + ".join(get_framework(name).version() for name in names)
 
 
 def open_scorer(artifact: Artifact, settings: EvalSettings) -> Scorer | Any:
-    """The scorer of the artifact's framework (same interface for every framework)."""
-    if framework_of(artifact) == "onnxruntime-genai":
-        from melt.accuracy.ort_scorer import OrtScorer
-
-        return OrtScorer(artifact, threads=settings.threads, ctx=settings.ctx)
-    return Scorer(artifact, threads=settings.threads, ctx=settings.ctx, batch=settings.batch)
+    """The scorer its framework declares for the artifact (one interface for all)."""
+    scorer = declaration(framework_of(artifact)).scorer_class()
+    return scorer(artifact, threads=settings.threads, ctx=settings.ctx, batch=settings.batch)
 
 
 def most_precise(artifacts: Sequence[Artifact]) -> Artifact:

@@ -20,9 +20,9 @@ import numpy as np
 
 from melt.accuracy.scorer import DEFAULT_CTX, TokenSequence, encode_pair, log_softmax
 from melt.accuracy.tasks import Loglikelihood, Request
-from melt.config.settings import OrtGenAISettings
 from melt.frameworks.common import common_prefix_length
-from melt.frameworks.ort_genai import import_og, load_model
+from melt.frameworks.ort_genai.engine import import_og, load_model
+from melt.frameworks.ort_genai.settings import OrtGenAISettings
 from melt.models import Artifact
 from melt.models.ort_export import validate_ort_folder
 
@@ -49,7 +49,11 @@ class OrtVocab:
 class OrtScorer:
     """An ONNX Runtime GenAI model loaded for scoring, one generator reused throughout."""
 
-    def __init__(self, artifact: Artifact, *, threads: int, ctx: int = DEFAULT_CTX) -> None:
+    def __init__(
+        self, artifact: Artifact, *, threads: int, ctx: int = DEFAULT_CTX, batch: int = 0
+    ) -> None:
+        """`batch` is taken as every scorer takes it and unused: GenAI appends a request's
+        tokens in one call, with no prefill batch to set."""
         self.og = import_og()
         config = validate_ort_folder(artifact.path)
         self.artifact = artifact

@@ -32,7 +32,7 @@ import numpy as np
 from melt.accuracy.tasks import Loglikelihood, Request
 from melt.errors import MeltError
 from melt.frameworks.common import common_prefix_length
-from melt.frameworks.llamacpp import Vocab, load_model
+from melt.frameworks.llamacpp.engine import Vocab, load_model
 from melt.models import Artifact
 
 log = logging.getLogger(__name__)

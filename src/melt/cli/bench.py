@@ -60,18 +60,6 @@ FLAGS = {
     "sampling": "--seed/--temperature",
     "framework": "--framework",
 }
-# The frameworks' own settings (config/settings.py), by the flag that sets each.
-ENGINE_FLAGS = {
-    "flash_attn": "--flash-attn",
-    "cache_type_k": "--cache-type-k",
-    "cache_type_v": "--cache-type-v",
-    "cpu_mask": "--cpu-mask",
-    "cpu_strict": "--cpu-strict",
-    "mmap": "--mmap/--no-mmap",
-    "poll": "--poll",
-    "provider": "--provider",
-    "provider_options": "--provider-option",
-}
 
 
 def _int_list(flag: str, text: str | None) -> list[int] | None:
@@ -152,6 +140,7 @@ def build_experiment(config: Path | None, overrides: dict[str, Any]) -> Experime
     return experiment_from(data, where, None if config else FLAGS)
 
 
+@fw.FrameworkFlags  # --framework, its options and knobs (`framework_flags`): the registry's
 def bench(
     model: str = typer.Option(None, help=MODEL_HELP),
     quant: str = typer.Option(
@@ -223,24 +212,6 @@ def bench(
     allow_oversubscribe: bool = typer.Option(
         False, help="Allow more threads than the device has logical cores."
     ),
-    framework: str = fw.FRAMEWORK_OPTION,
-    endpoint: str = fw.ENDPOINT_OPTION,
-    api_model: str = fw.API_MODEL_OPTION,
-    api_key_env: str = fw.API_KEY_ENV_OPTION,
-    server_binary: str = fw.SERVER_BINARY_OPTION,
-    flash_attn: str = typer.Option(None, help="llama.cpp: flash attention on, off or auto."),
-    cache_type_k: str = typer.Option(None, help="llama.cpp: K cache type (f16, q8_0, ...)."),
-    cache_type_v: str = typer.Option(None, help="llama.cpp: V cache type (f16, q8_0, ...)."),
-    cpu_mask: str = typer.Option(None, help="llama.cpp: CPUs to run on, hex (0x3 = CPU 0, 1)."),
-    cpu_strict: bool = typer.Option(
-        None, "--cpu-strict/--no-cpu-strict", help="llama.cpp: pin one thread per mask CPU."
-    ),
-    mmap: bool = typer.Option(None, "--mmap/--no-mmap", help="llama.cpp: memory-map weights."),
-    poll: int = typer.Option(None, help="llama.cpp: threadpool busy-wait level 0-100 (50)."),
-    provider: str = typer.Option(None, help="onnxruntime-genai: execution provider (cpu)."),
-    provider_option: list[str] = typer.Option(
-        None, help="onnxruntime-genai: provider option KEY=VALUE (repeatable)."
-    ),
     usb_power_off_cmd: str = typer.Option(
         None,
         help="A phone: your command that cuts its USB power before each run (e.g. a YKUSH "
@@ -257,6 +228,7 @@ def bench(
         help="Many devices (--device a,b or --ray): run a failed run again up to N times; "
         "a completed run never runs again.",
     ),
+    **framework_flags: Any,
 ) -> None:
     """Replay chat conversations through a model and measure speed and memory."""
     check_rate(probe_rate)
@@ -275,18 +247,8 @@ def bench(
             "repeats": repeats,
             "warmup_turns": warmup,
             "sampling": sampling or None,
-            "framework": framework,
-            "engine": _engine_overrides(
-                flash_attn=flash_attn,
-                cache_type_k=cache_type_k,
-                cache_type_v=cache_type_v,
-                cpu_mask=cpu_mask,
-                cpu_strict=cpu_strict,
-                mmap=mmap,
-                poll=poll,
-                provider=provider,
-                provider_options=_key_values("--provider-option", provider_option),
-            ),
+            "framework": framework_flags.get(fw.FRAMEWORK),
+            "engine": fw.engine_values(framework_flags),
         },
     )
     probes = ProbeSettings(
@@ -303,9 +265,9 @@ def bench(
         monsoon=_monsoon(monsoon_vout, monsoon_serial, monsoon_rate, monsoon_max_vout),
     )
     request = BenchRequest(
-        cells=tuple(expand(experiment, {**FLAGS, **ENGINE_FLAGS})),
+        cells=tuple(expand(experiment, {**FLAGS, **fw.engine_flags()})),
         framework=experiment.framework,
-        framework_options=fw.framework_options(endpoint, api_model, api_key_env, server_binary),
+        framework_options=fw.framework_options(framework_flags),
         workload=experiment.workload,
         conversations=experiment.conversations,
         repeats=experiment.repeats,
@@ -342,24 +304,6 @@ def dispatch(request: BenchRequest, ray: str | None, retries: int, as_json: bool
     else:
         stored = stored_summary(open_store(request.store, create=False), run_ids_of(result))
         stdout_console().print(bench_summary(result, stored))
-
-
-def _engine_overrides(**values: Any) -> dict[str, Any] | None:
-    """The framework settings the user set (unset ones stay the framework's defaults)."""
-    chosen = {k: v for k, v in values.items() if v is not None}
-    return chosen or None
-
-
-def _key_values(flag: str, items: list[str] | None) -> dict[str, str] | None:
-    if not items:
-        return None
-    pairs = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise MeltError(f"{flag}: expected KEY=VALUE (got '{item}')")
-        pairs[key.strip()] = value.strip()
-    return pairs
 
 
 def _monsoon(

@@ -172,7 +172,7 @@ def probe(
 
             result = measure_bandwidth(budget_s=seconds).as_fact()
         else:
-            runner = make_runner(device, "bandwidth", device.facts())
+            runner = make_runner(device, None, device.facts())
             try:
                 result = runner.client.call("bandwidth", timeout=60 + 4 * seconds, seconds=seconds)[
                     "bandwidth"

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from melt.accuracy.evaluate import FRAMEWORK, EvalSettings, run_eval
+from melt.accuracy.evaluate import EvalSettings, run_eval
 from melt.accuracy.export import check_output, write_results
 from melt.accuracy.perplexity import DEFAULT_TOKEN_BUDGET, DEFAULT_WINDOW_TOKENS
 from melt.accuracy.sampling import DEFAULT_SEED
@@ -20,6 +20,7 @@ from melt.cli.models import MODEL_HELP
 from melt.config.settings import default_threads
 from melt.errors import MeltError
 from melt.frameworks import get_framework
+from melt.frameworks.registry import DEFAULT, declaration, scoring_names
 from melt.models import Artifact, resolve_variant
 from melt.models.bundled import DEFAULT_MODEL
 from melt.report.accuracy import eval_document, eval_summary
@@ -38,17 +39,31 @@ def _names(text: str | None) -> list[str]:
 def _variants(model: str, quant: str | None, framework: str) -> list[Artifact]:
     """Resolved variants in the order given, the same file only once. A variant may name
     its framework (`llama.cpp:q4_0`, `onnxruntime-genai:int4`); others use `framework`."""
-    artifacts: dict[str, Artifact] = {}
+    chosen: list[tuple[str, str | None]] = []
     for item in _names(quant) or [None]:
         name, q = framework, item
         if item is not None and ":" in item:
             name, q = item.split(":", 1)
-        if name == FRAMEWORK:
+        _check_scores(name)  # every name before the first variant is made
+        chosen.append((name, q))
+    artifacts: dict[str, Artifact] = {}
+    for name, q in chosen:
+        if name == DEFAULT:  # the default resolves any model as is; its format picks the scorer
             artifact = resolve_variant(model, q)
         else:
             artifact = get_framework(name).variant(model, q or None, log.info)
         artifacts.setdefault(artifact.sha256, artifact)
     return list(artifacts.values())
+
+
+def _check_scores(framework: str) -> None:
+    """One line when the framework has no scorer (a server framework: eval scores in
+    melt's process), naming those that have one."""
+    if declaration(framework).scorer is None:
+        raise MeltError(
+            f"--framework {framework}: melt eval cannot score with it "
+            f"(frameworks that score: {scoring_names()})"
+        )
 
 
 def _positive(flag: str, value: int | None) -> None:
@@ -63,9 +78,7 @@ def eval_command(
         help="Variants to score, e.g. f16,q8_0,q4_0 (made and cached); default: as is. "
         "FRAMEWORK:VARIANT mixes frameworks, e.g. int4,llama.cpp:q4_0,llama.cpp:f32.",
     ),
-    framework: str = typer.Option(
-        FRAMEWORK, help="Framework that scores: llama.cpp or onnxruntime-genai (int4, fp32)."
-    ),
+    framework: str = typer.Option(DEFAULT, help=f"Framework that scores: {scoring_names()}."),
     tasks: str = typer.Option(
         DEFAULT_TASKS,
         help="Comma-separated tasks: arc_easy, arc_challenge, hellaswag, winogrande, piqa, "

@@ -1,55 +1,101 @@
-"""The flags that choose a framework and the options only some frameworks take.
+"""The flags that choose a framework, set its options and its knobs, derived from the
+framework registry (frameworks/registry.py).
 
-Declared once here so every command that runs a framework (`melt bench`, ...) offers the
-same flags with the same help; `framework_options` turns them into the value the framework
-registry checks (a flag given to a framework that does not take it is a user error).
+A command that runs a framework (`melt bench`) takes them as `**framework_flags` and is
+wrapped in `FrameworkFlags`, which gives typer one parameter per flag: `--framework`, each
+declared option (`--endpoint`, ...) and each declared knob (`--flash-attn`, ...), with the
+help of the frameworks that have it. The registry is read whenever the CLI is built, so a
+framework registered later still has its flags.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from typing import Any
+
 import typer
 
+from melt.errors import MeltError
 from melt.frameworks import FrameworkOptions
+from melt.frameworks.registry import declarations, knobs, options
 
-FRAMEWORK_OPTION = typer.Option(
-    None,
-    "--framework",
-    help="Inference framework: llama.cpp (in-process, default), onnxruntime-genai (in-process), "
-    "llama-server (melt starts "
-    "llama.cpp's server on the device), openai-http (a server you already run).",
-)
-ENDPOINT_OPTION = typer.Option(
-    None,
-    "--endpoint",
-    help="openai-http: the server's base URL, e.g. http://127.0.0.1:8080/v1.",
-)
-API_MODEL_OPTION = typer.Option(
-    None,
-    "--api-model",
-    help="openai-http: the model name to request (default: the server's only model).",
-)
-API_KEY_ENV_OPTION = typer.Option(
-    None,
-    "--api-key-env",
-    help="openai-http: environment variable holding the API key (read, never stored).",
-)
-SERVER_BINARY_OPTION = typer.Option(
-    None,
-    "--server-binary",
-    help="llama-server: the llama-server executable for the device (default: the "
-    "inventory's llama_server, or $MELT_LLAMA_SERVER here).",
-)
+FRAMEWORK = "framework"
 
 
-def framework_options(
-    endpoint: str | None,
-    api_model: str | None,
-    api_key_env: str | None,
-    server_binary: str | None,
-) -> FrameworkOptions:
-    return FrameworkOptions(
-        endpoint=endpoint,
-        api_model=api_model,
-        api_key_env=api_key_env,
-        server_binary=server_binary,
+def _flag(name: str, decls: str, help_: str, annotation: Any = str) -> inspect.Parameter:
+    default = typer.Option(None, decls, help=help_)
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
     )
+
+
+def _parameters() -> list[inspect.Parameter]:
+    """`--framework`, then every framework's options, then every knob, in registry order;
+    an option or knob says which frameworks have it."""
+    listed = ", ".join(f"{d.name} ({d.summary})" for d in declarations())
+    params = [_flag(FRAMEWORK, "--framework", f"Inference framework: {listed}.")]
+    for name, (option, frameworks) in options().items():
+        params.append(_flag(name, option.flag, f"{', '.join(frameworks)}: {option.help}"))
+    for name, (knob, frameworks) in knobs().items():
+        annotation = list[str] if knob.repeatable else knob.type
+        params.append(_flag(name, knob.flags, f"{', '.join(frameworks)}: {knob.help}", annotation))
+    return params
+
+
+class FrameworkFlags:
+    """A command function whose `**framework_flags` are the registry's flags (see module)."""
+
+    def __init__(self, func: Callable[..., None]) -> None:
+        self.func = func
+        self.__name__ = func.__name__
+        self.__doc__ = func.__doc__
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        own = inspect.signature(self.func, eval_str=True).parameters.values()
+        fixed = [p for p in own if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        flags = _parameters()
+        clash = {p.name for p in fixed} & {p.name for p in flags}
+        if clash:
+            raise RuntimeError(f"framework flags {sorted(clash)} clash with {self.__name__}'s own")
+        return inspect.Signature(fixed + flags)
+
+    @property
+    def __annotations__(self) -> dict[str, Any]:  # the signature's annotations are evaluated
+        return {}
+
+    def __call__(self, **values: Any) -> None:
+        self.func(**values)
+
+
+def framework_options(flags: dict[str, Any]) -> FrameworkOptions:
+    """The options the user gave (the framework checks it takes them)."""
+    return FrameworkOptions(**{name: flags.get(name) for name in options()})
+
+
+def engine_values(flags: dict[str, Any]) -> dict[str, Any] | None:
+    """The knobs the user set, as the settings model's fields (unset ones stay the
+    framework's defaults); a repeatable knob's `KEY=VALUE` items become a mapping."""
+    chosen: dict[str, Any] = {}
+    for name, (knob, _) in knobs().items():
+        value = flags.get(name)
+        if value is None or (knob.repeatable and not value):
+            continue
+        chosen[name] = key_values(knob.flag_name, value) if knob.repeatable else value
+    return chosen or None
+
+
+def engine_flags() -> dict[str, str]:
+    """Each knob's flag, by its settings field (errors name the flag the user typed)."""
+    return {name: knob.flags for name, (knob, _) in knobs().items()}
+
+
+def key_values(flag: str, items: list[str]) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise MeltError(f"{flag}: expected KEY=VALUE (got '{item}')")
+        pairs[key.strip()] = value.strip()
+    return pairs

@@ -22,17 +22,10 @@ from pydantic import (
 )
 
 from melt.config.model_defaults import defaults_for
-from melt.config.settings import FRAMEWORK_SETTINGS, RunSettings, default_threads, engine_settings
+from melt.config.settings import RunSettings, default_threads, engine_settings, settings_model
 from melt.errors import MeltError
 from melt.files import describe_validation, load_yaml, require_mapping
-from melt.models.quant_types import QUANT_TYPES
-
-# What `quants` names for each framework: a GGUF quantization for llama.cpp, an export
-# precision (the model builder's quantizer) for ONNX Runtime GenAI.
-FRAMEWORK_VARIANTS: dict[str, tuple[str, ...]] = {
-    "llama.cpp": tuple(QUANT_TYPES),
-    "onnxruntime-genai": ("int4", "fp32"),
-}
+from melt.frameworks.registry import DEFAULT, PACKAGES, declaration, names
 
 Positive = Annotated[int, Field(gt=0)]
 
@@ -55,7 +48,7 @@ class Experiment(BaseModel):
 
     name: str = "bench"
     models: list[str] = Field(default_factory=lambda: ["smollm2-135m-instruct"], min_length=1)
-    framework: str = "llama.cpp"  # before `quants`, whose names depend on it
+    framework: str = DEFAULT  # before `quants`, whose names depend on it
     quants: list[str] = Field(default_factory=list)
     # The framework's own settings (e.g. flash_attn for llama.cpp, provider for ONNX Runtime
     # GenAI), validated against its settings model: a key it does not have is an error.
@@ -73,15 +66,16 @@ class Experiment(BaseModel):
     @field_validator("framework")
     @classmethod
     def _known_framework(cls, value: str) -> str:
-        if value not in FRAMEWORK_SETTINGS:
-            known = ", ".join(sorted(FRAMEWORK_SETTINGS))
-            raise ValueError(f"unknown framework '{value}' (known: {known})")
+        if value not in PACKAGES:
+            raise ValueError(f"unknown framework '{value}' (known: {', '.join(names())})")
         return value
 
     @field_validator("quants")
     @classmethod
     def _known_quants(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        valid = FRAMEWORK_VARIANTS.get(info.data.get("framework", "llama.cpp"), ())
+        # A GGUF quantization for llama.cpp, an export precision for ONNX Runtime GenAI, ...
+        framework = info.data.get("framework", DEFAULT)
+        valid = declaration(framework).variant_names() if framework in PACKAGES else ()
         names = [q.strip().lower() for q in value]
         unknown = [q for q in names if q not in valid]
         if unknown:
@@ -101,7 +95,7 @@ class Cell:
 def expand(experiment: Experiment, flags: dict[str, str] | None = None) -> list[Cell]:
     """The cartesian product, with per-model defaults filling what the experiment leaves;
     the framework's own settings are checked here (`flags` names them as CLI flags)."""
-    refused = FRAMEWORK_SETTINGS[experiment.framework].shared_not_applied
+    refused = settings_model(experiment.framework).shared_not_applied
     given = experiment.model_dump(include=experiment.model_fields_set & refused)
     engine = engine_settings(experiment.framework, {**experiment.engine, **given}, flags)
     cells = []

@@ -58,13 +58,8 @@ class RunSpec:
         """The request's options as the run stores them (JSON; no secrets: a URL's password
         is masked, an API key is only the name of its environment variable)."""
         r = self.request
-        options = {  # without `device`: a live object, set where the engine runs
-            f.name: getattr(r.framework_options, f.name)
-            for f in fields(r.framework_options)
-            if f.name != "device"
-        }
-        if options.get("endpoint"):
-            options["endpoint"] = mask_url(options["endpoint"])
+        options = dict(r.framework_options.values)  # not `device`: a live object
+        options = {k: mask_url(v) if isinstance(v, str) else v for k, v in options.items()}
         return {
             "framework": r.framework,
             "framework_options": options,

@@ -1,4 +1,4 @@
-"""Inference frameworks, one module each, registered by name (DESIGN.md: frameworks)."""
+"""Inference frameworks, one package each, registered by name in `registry.PACKAGES`."""
 
 from melt.frameworks.base import (
     Engine,
@@ -6,7 +6,6 @@ from melt.frameworks.base import (
     FrameworkDefaults,
     FrameworkOptions,
     get_framework,
-    register_framework,
 )
 
 __all__ = [
@@ -15,5 +14,4 @@ __all__ = [
     "FrameworkDefaults",
     "FrameworkOptions",
     "get_framework",
-    "register_framework",
 ]

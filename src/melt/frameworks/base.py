@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Protocol
 
 from melt.errors import MeltError
@@ -17,29 +15,45 @@ if TYPE_CHECKING:  # the runner on a device has no pydantic: keep these out of i
     from melt.workloads import Conversation
 
 
-@dataclass(frozen=True, slots=True)
 class FrameworkOptions:
-    """Flags that only some frameworks take (`--endpoint`, `--server-binary`, ...).
+    """The options (`--endpoint`, `--server-binary`, ...) given to a framework, by name.
 
-    A framework lists the ones it uses in its `options` class attribute and receives them in
-    its constructor; `get_framework` rejects a flag given to a framework that ignores it.
-    `device` is not a flag: it is where a framework that starts its own process (llama-server)
-    runs it, set by the session that joins frameworks and devices; None means this machine.
+    Each framework declares the ones it takes (`registry.Declaration.options`) and reads them
+    as attributes (`options.endpoint`; None when not given); `get_framework` rejects an
+    option given to a framework that does not take it. `device` is not an option: it is where
+    a framework that starts its own process (llama-server) runs it, set by the session that
+    joins frameworks and devices; None means this machine.
     """
 
-    endpoint: str | None = None
-    api_model: str | None = None
-    api_key_env: str | None = None
-    server_binary: str | None = None
-    device: Device | None = None
+    __slots__ = ("device", "values")
 
-    def given_flags(self) -> list[str]:
-        """The user-facing flags set here, as `--endpoint` etc."""
-        return [
-            "--" + f.name.replace("_", "-")
-            for f in fields(self)
-            if f.name != "device" and getattr(self, f.name) is not None
-        ]
+    def __init__(self, device: Device | None = None, **values: str | None) -> None:
+        self.device = device
+        self.values: dict[str, str] = {k: v for k, v in values.items() if v is not None}
+
+    def __getattr__(self, name: str) -> str | None:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.values.get(name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FrameworkOptions) and (self.device, self.values) == (
+            other.device,
+            other.values,
+        )
+
+    def __repr__(self) -> str:
+        return f"FrameworkOptions(device={self.device!r}, **{self.values!r})"
+
+    def __getstate__(self) -> tuple[Device | None, dict[str, str]]:
+        return self.device, self.values
+
+    def __setstate__(self, state: tuple[Device | None, dict[str, str]]) -> None:
+        self.device, self.values = state
+
+    def on(self, device: Device) -> FrameworkOptions:
+        """The same options for a framework running on `device`."""
+        return FrameworkOptions(device, **self.values)
 
 
 class Engine(Protocol):
@@ -112,38 +126,19 @@ class FrameworkDefaults:
         return None
 
 
-_REGISTRY: dict[str, type] = {}
-_MODULES = {
-    "llama.cpp": "melt.frameworks.llamacpp",
-    "openai-http": "melt.frameworks.openai_http",
-    "llama-server": "melt.runners.server",
-    "onnxruntime-genai": "melt.frameworks.ort_genai",
-}
-
-
-def register_framework(name: str) -> Callable[[type], type]:
-    def decorator(cls: type) -> type:
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorator
-
-
 def get_framework(name: str, options: FrameworkOptions | None = None) -> Framework:
-    """The framework registered as `name`, given the options it takes (see
-    `FrameworkOptions`); a flag it does not take is a user error."""
-    if name not in _REGISTRY and name in _MODULES:
-        importlib.import_module(_MODULES[name])
-    if name not in _REGISTRY:
-        known = ", ".join(sorted(_MODULES))
-        raise MeltError(f"unknown framework '{name}' (known: {known})")
-    cls = _REGISTRY[name]
+    """The framework registered as `name` (frameworks/registry.py), given the options it
+    declares; an option it does not take is a user error."""
+    from melt.frameworks.registry import declaration
+
+    spec = declaration(name)
     options = options or FrameworkOptions()
-    taken = getattr(cls, "options", frozenset())
-    ignored = [flag for flag in options.given_flags() if flag[2:].replace("-", "_") not in taken]
+    taken = {option.name for option in spec.options}
+    ignored = [f"--{k.replace('_', '-')}" for k in options.values if k not in taken]
     if ignored:
         raise MeltError(
             f"{', '.join(ignored)} does not apply to --framework {name} "
             "(drop the flag or choose the framework it is for)"
         )
+    cls = spec.framework_class()
     return cls(options) if taken else cls()

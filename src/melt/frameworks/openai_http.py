@@ -34,13 +34,15 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from melt.config import RunSettings, SamplingSettings
+from melt.config.settings import FrameworkSettings
 from melt.errors import MeltError
-from melt.frameworks.base import FrameworkDefaults, FrameworkOptions, register_framework
+from melt.frameworks.base import FrameworkDefaults, FrameworkOptions
 from melt.frameworks.history import Message, fit_history
 from melt.frameworks.openai_client import Endpoint, HttpClient, ServerError, SseEvent, error_text
+from melt.frameworks.registry import Declaration, Kind, Option
 from melt.models import Artifact
 from melt.traces import STOP_CONTEXT, STOP_EOG, STOP_LENGTH, EngineTimers, LoadTrace, TurnTrace
 from melt.workloads import Conversation
@@ -442,12 +444,31 @@ def connect(
     return client, info, choose_model(info, api_model, endpoint.url)
 
 
-@register_framework("openai-http")
+class OpenAIHttpSettings(FrameworkSettings):
+    """A server the user runs, reached over its OpenAI-compatible API (`--endpoint`,
+    `--api-model`, `--api-key-env` are its options); melt sets none of its knobs."""
+
+    framework: Literal["openai-http"] = "openai-http"
+
+
+FRAMEWORK = Declaration(
+    name="openai-http",
+    summary="a server you already run",
+    kind=Kind.EXTERNAL_SERVER,
+    implementation="melt.frameworks.openai_http:OpenAIHttp",
+    settings="melt.frameworks.openai_http:OpenAIHttpSettings",
+    options=(
+        Option("endpoint", "the server's base URL, e.g. http://127.0.0.1:8080/v1."),
+        Option("api_model", "the model name to request (default: the server's only model)."),
+        Option("api_key_env", "environment variable holding the API key (read, never stored)."),
+    ),
+)
+
+
 class OpenAIHttp(FrameworkDefaults):
     """A server the user already runs (llama-server, `mlc_llm serve`, Ollama, vLLM, ...)."""
 
     name = "openai-http"
-    options = frozenset({"endpoint", "api_model", "api_key_env"})
 
     def __init__(self, options: FrameworkOptions) -> None:
         if options.endpoint is None:

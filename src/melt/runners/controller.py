@@ -32,8 +32,6 @@ if TYPE_CHECKING:
     from melt.traces import TurnTrace
     from melt.workloads import Conversation
 
-SERVER_FRAMEWORKS = frozenset({"llama-server", "openai-http"})
-
 
 class ProbeSide(Protocol):
     """The part of a runner that finds and samples the device's probes."""
@@ -166,7 +164,7 @@ class ControllerRunner:
         if factory is None:
             raise DeviceError(f"device '{device.name}': no probes for transport {device.transport}")
         self.device = device
-        self._options = replace(options or FrameworkOptions(), device=device)
+        self._options = (options or FrameworkOptions()).on(device)
         self._run_options = run_options or RunOptions()
         self._probes = factory(device)
         self._engine: Engine | None = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from melt.devices.local import LocalDevice
@@ -25,7 +24,7 @@ class InProcessRunner:
     def __init__(self, device: LocalDevice, options: FrameworkOptions | None = None) -> None:
         self.device = device
         # A framework that starts its own server (llama-server) starts it on this device.
-        self._options = replace(options or FrameworkOptions(), device=device)
+        self._options = (options or FrameworkOptions()).on(device)
 
     def framework_info(self, framework: str) -> tuple[str, str]:
         from melt.frameworks import get_framework

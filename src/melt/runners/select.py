@@ -1,43 +1,49 @@
-"""Which runner serves a device and framework: a server framework's engine on the controller
-(its server on the device), else melt's own process for the local device and melt's
-shipped runner for every other transport that has Python."""
+"""Which runner serves a device and framework, from the framework's declared kind: a server
+framework's engine on the controller (its server on the device), else melt's own process
+for the local device and melt's shipped runner for every other transport that has Python,
+once the device has what the framework needs there (its declared Python module)."""
 
 from __future__ import annotations
 
 from melt.devices.base import Device, DeviceError, DeviceFacts
 from melt.frameworks.base import FrameworkOptions
+from melt.frameworks.registry import DEFAULT, Declaration, declaration
 from melt.runners.base import Runner, RunOptions
-from melt.runners.controller import SERVER_FRAMEWORKS
 
-LLAMA_CPP_INSTALL = "pip install llama-cpp-python==0.3.36"
 # Transports whose devices have no Python: only server frameworks run there.
 NO_PYTHON = {"adb": "phones run --framework llama-server (melt pushes llama.cpp's server)"}
+# Exit status 0 when the module named by the first argument can be imported.
+_HAS_MODULE = "import importlib.util,sys; sys.exit(importlib.util.find_spec(sys.argv[1]) is None)"
 
 
 def default_framework(device: Device) -> str:
     """The framework `melt devices check` prepares a runner for on this device."""
-    return "llama-server" if device.transport in NO_PYTHON else "llama.cpp"
+    return "llama-server" if device.transport in NO_PYTHON else DEFAULT
 
 
 def check_framework_on(device: Device, framework: str) -> None:
     """One line when the framework cannot run on the device's transport."""
     why = NO_PYTHON.get(device.transport)
-    if why is not None and framework not in SERVER_FRAMEWORKS:
+    if why is not None and not declaration(framework).kind.is_server:
         raise DeviceError(f"--framework {framework} on device '{device.name}': {why}")
 
 
 def make_runner(
     device: Device,
-    framework: str,
+    framework: str | None,
     facts: DeviceFacts,
     options: FrameworkOptions | None = None,
     run_options: RunOptions | None = None,
 ) -> Runner:
-    check_framework_on(device, framework)
-    if framework in SERVER_FRAMEWORKS:
-        from melt.runners.controller import ControllerRunner
+    """The runner for `framework` on `device`; None for melt's runner with no framework
+    (probes and measurements only). `facts` are the device's, as the session read them."""
+    spec = None if framework is None else declaration(framework)
+    if spec is not None:
+        check_framework_on(device, spec.name)
+        if spec.kind.is_server:
+            from melt.runners.controller import ControllerRunner
 
-        return ControllerRunner(device, options, run_options)
+            return ControllerRunner(device, options, run_options)
     if device.transport == "local":
         from melt.devices.local import LocalDevice
         from melt.runners.inprocess import InProcessRunner
@@ -45,16 +51,25 @@ def make_runner(
         assert isinstance(device, LocalDevice)
         return InProcessRunner(device, options)
     python = getattr(device, "python", None)
-    if python is None:
+    if python is None or facts.python is None:
         raise DeviceError(
             f"device '{device.name}' ({device.transport}) has no Python for melt's runner; "
             "use a server framework there (--framework llama-server)"
         )
-    if framework == "llama.cpp" and facts.llama_cpp_python is None:
-        raise DeviceError(
-            f"device '{device.name}': {python} has no llama-cpp-python; install it there "
-            f"({python} -m {LLAMA_CPP_INSTALL})"
-        )
+    if spec is not None:
+        check_needs(device, python, spec)
     from melt.runners.remote import AgentRunner
 
     return AgentRunner(device, python)
+
+
+def check_needs(device: Device, python: str, spec: Declaration) -> None:
+    """One line when the device's Python lacks the module the framework declares it needs."""
+    needs = spec.needs
+    if needs.python_module is None:
+        return
+    if not device.run([python, "-c", _HAS_MODULE, needs.python_module], timeout=60.0).ok:
+        raise DeviceError(
+            f"device '{device.name}': {python} has no {needs.distribution or needs.python_module}"
+            f"; install it there ({python} -m pip install '{needs.requirement}')"
+        )

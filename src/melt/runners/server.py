@@ -22,15 +22,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from melt.config import RunSettings
 from melt.devices.base import Device, DeviceError, DeviceProcess
 from melt.devices.deploy import Deployed, ensure_file, ensure_model, file_sha256
 from melt.devices.proc import stat_cpu_ticks
 from melt.errors import MeltError
-from melt.frameworks.base import FrameworkDefaults, FrameworkOptions, register_framework
+from melt.frameworks.base import FrameworkDefaults, FrameworkOptions
 from melt.frameworks.history import Message
+from melt.frameworks.llamacpp import KNOBS
+from melt.frameworks.llamacpp.settings import LlamaCppKnobs
 from melt.frameworks.openai_client import Endpoint, HttpClient, ServerError
 from melt.frameworks.openai_http import (
     OpenAIHttpEngine,
@@ -39,6 +41,7 @@ from melt.frameworks.openai_http import (
     probe_server,
     server_system_info,
 )
+from melt.frameworks.registry import Declaration, Kind, Needs, Option
 from melt.models import Artifact
 from melt.traces import LoadTrace, TurnTrace
 
@@ -402,12 +405,39 @@ def _recorded_settings(argv: Sequence[str], settings: RunSettings) -> dict[str, 
     }
 
 
-@register_framework("llama-server")
+class LlamaServerSettings(LlamaCppKnobs):
+    """llama-server, started by melt on the device: llama.cpp's knobs become its flags
+    (`--flash-attn`, `--cache-type-k/-v`, `--cpu-mask`, `--cpu-strict`, `--poll`,
+    `--load-mode`), beside the shared settings (threads, ctx, batch, sampling) and its own
+    options (`--server-binary`)."""
+
+    framework: Literal["llama-server"] = "llama-server"
+
+
+FRAMEWORK = Declaration(
+    name="llama-server",
+    summary="melt starts llama.cpp's server on the device",
+    kind=Kind.STARTED_SERVER,
+    implementation="melt.runners.server:LlamaServer",
+    settings="melt.runners.server:LlamaServerSettings",
+    knobs=KNOBS,
+    options=(
+        Option(
+            "server_binary",
+            "the llama-server executable for the device (default: the inventory's "
+            "llama_server, or $MELT_LLAMA_SERVER here).",
+        ),
+    ),
+    needs=Needs(binary="llama-server"),
+    formats=("gguf",),
+    variants="melt.models.quant_types:QUANT_TYPES",
+)
+
+
 class LlamaServer(FrameworkDefaults):
     """llama.cpp's `llama-server`, started by melt on the run's device."""
 
     name = "llama-server"
-    options = frozenset({"server_binary"})
 
     def __init__(self, options: FrameworkOptions) -> None:
         self._device = options.device
@@ -463,13 +493,13 @@ class LlamaServer(FrameworkDefaults):
         return launch(self.device, binary, model.path, settings, artifact.size_bytes)
 
     def tokenizer(self, artifact: Artifact) -> Callable[[str], list[int]]:
-        from melt.frameworks.llamacpp import LlamaCpp
+        from melt.frameworks.llamacpp.engine import LlamaCpp
 
         return LlamaCpp().tokenizer(artifact)
 
     def prompt_counter(self, artifact: Artifact) -> Callable[[Sequence[str]], int | None]:
         """The GGUF's own template and vocabulary, as the server will use them (read on the
         controller, before the server starts)."""
-        from melt.frameworks.llamacpp import LlamaCpp
+        from melt.frameworks.llamacpp.engine import LlamaCpp
 
         return LlamaCpp().prompt_counter(artifact)

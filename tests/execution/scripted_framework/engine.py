@@ -1,26 +1,24 @@
-"""A framework registered by the tests alone, to test orchestration with no model: it
-"generates" a fixed number of tokens per turn at real clock readings, and does what its
-`SCRIPT` says at a chosen turn or load (raise, send this process a signal), so run statuses,
-retries and cleanup can be driven exactly. It goes through the real registry, runner,
-store and executor; only the engine is made up, and every test using it says so."""
+"""The scripted framework's code: a fixed number of tokens per turn at real clock readings,
+and whatever its `SCRIPT` says at a chosen turn or load (raise, send this process a signal)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from melt.config import RunSettings
-from melt.frameworks.base import FrameworkDefaults, register_framework
+from melt.config.settings import FrameworkSettings
+from melt.frameworks.base import FrameworkDefaults
 from melt.models import Artifact
 from melt.traces import LoadTrace, TurnTrace
 from melt.workloads import Conversation
 
-NAME = "fake"
+NAME = "scripted"
 TOKENS_PER_TURN = 4
 
 
@@ -39,22 +37,25 @@ class Script:
 SCRIPT = Script()
 
 
-@register_framework(NAME)
-class FakeFramework(FrameworkDefaults):
+class ScriptedSettings(FrameworkSettings):
+    framework: Literal["scripted"] = "scripted"
+
+
+class ScriptedFramework(FrameworkDefaults):
     name = NAME
 
     def version(self) -> str:
-        return "fake 1.0"
+        return "scripted 1.0"
 
     def system_info(self) -> str:
-        return "fake engine (tests)"
+        return "scripted engine (tests)"
 
     def variant(self, spec: str, quant: str | None, on_step: Callable[[str], None]) -> Artifact:
-        path = Path(os.environ["MELT_CACHE"]) / f"{spec}.fake"
+        path = Path(os.environ["MELT_CACHE"]) / f"{spec}.scripted"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(spec.encode())
         digest = hashlib.sha256(spec.encode()).hexdigest()
-        return Artifact(spec, path, "fake", quant or "none", digest, path.stat().st_size)
+        return Artifact(spec, path, "scripted", quant or "none", digest, path.stat().st_size)
 
     def tokenizer(self, artifact: Artifact) -> Callable[[str], list[int]]:
         return lambda text: list(range(len(text.split())))
@@ -62,12 +63,12 @@ class FakeFramework(FrameworkDefaults):
     def prompt_counter(self, artifact: Artifact) -> Callable[[Sequence[str]], int | None]:
         return lambda turns: sum(len(t.split()) for t in turns) + 3
 
-    def load(self, artifact: Artifact, settings: RunSettings) -> FakeEngine:
+    def load(self, artifact: Artifact, settings: RunSettings) -> ScriptedEngine:
         SCRIPT.loads += 1
-        return FakeEngine(settings, SCRIPT.loads)
+        return ScriptedEngine(settings, SCRIPT.loads)
 
 
-class FakeEngine:
+class ScriptedEngine:
     def __init__(self, settings: RunSettings, load_number: int) -> None:
         self.settings = settings
         self.load_number = load_number
@@ -119,6 +120,3 @@ class FakeEngine:
         SCRIPT.closed += 1
         if SCRIPT.signal_on_close is not None:
             os.kill(os.getpid(), SCRIPT.signal_on_close)
-
-
-__all__ = ["NAME", "SCRIPT", "FakeFramework", "Script", "signal"]

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from melt.config import RunSettings, SamplingSettings
-from melt.config.settings import OrtGenAISettings
 from melt.errors import MeltError
-from melt.frameworks.base import FrameworkDefaults, register_framework
+from melt.frameworks.base import FrameworkDefaults
 from melt.frameworks.chat_template import CHATML_TEMPLATE, ChatTemplate
 from melt.frameworks.common import ChatEngine, Generation, generate, rss_bytes
+from melt.frameworks.ort_genai.settings import OrtGenAISettings
 from melt.models import Artifact, resolve_model
 from melt.models.hf import is_hf_dir
 from melt.models.ort_export import (
@@ -225,7 +225,6 @@ def ort_variant(spec: str, quant: str | None, on_step: Callable[[str], None]) ->
     return export_ort_genai(artifact, quant or DEFAULT_PRECISION, on_step).artifact
 
 
-@register_framework(NAME)
 class OrtGenAI(FrameworkDefaults):
     name = NAME
 

@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any
 import llama_cpp as llama
 
 from melt.errors import MeltError
-from melt.frameworks.base import FrameworkDefaults, register_framework
+from melt.frameworks.base import FrameworkDefaults
 from melt.frameworks.chat_template import CHATML_TEMPLATE, ChatTemplate
 from melt.frameworks.common import ChatEngine, Generation, generate, rss_bytes
-from melt.frameworks.llamacpp_threadpool import Threadpool
+from melt.frameworks.llamacpp.threadpool import Threadpool
 from melt.llama_backend import init_backend
 from melt.traces import EngineTimers, LoadTrace
 
 if TYPE_CHECKING:  # settings and artifacts arrive as plain attributes on a device's runner
     from melt.config import RunSettings, SamplingSettings
-    from melt.config.settings import LlamaCppSettings
+    from melt.frameworks.llamacpp.settings import LlamaCppSettings
     from melt.models import Artifact
 
 log = logging.getLogger(__name__)
@@ -293,7 +293,6 @@ class LlamaCppEngine(ChatEngine):
             self._model = None
 
 
-@register_framework("llama.cpp")
 class LlamaCpp(FrameworkDefaults):
     name = "llama.cpp"
 
