@@ -11,7 +11,7 @@ from melt.store import Store, open_store
 from melt.store.scores import add_score
 
 # fields the page shows whole (others, like the sha256, are cut to a prefix, or are not
-# shown: workload, error, conversation ids, output text, stop reason; they are stored
+# shown: model path, workload, error, conversation ids, output text, stop reason; they are stored
 # hostile too, so no script may run from them either)
 SHOWN = (
     "status",
@@ -20,7 +20,6 @@ SHOWN = (
     "framework_version",
     "model_name",
     "model_quant",
-    "model_path",  # the roofline says the model file is not readable
     "settings_key",
     "settings_value",
     "notes",
