@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,38 @@ def test_a_retry_runs_the_failed_run_again_and_never_a_completed_one(
     keys = [json.loads(r["settings"])["run_key"] for r in runs]
     assert keys[0] == keys[1] != keys[2]
     assert fake.loads == 3 and result.all_completed
+
+
+class Connecting(QuietObserver):
+    """Counts the attempts to reach the device (each starts by saying so)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts = 0
+
+    def preparing(self, message: str) -> None:
+        self.attempts += message.startswith("connecting to device")
+
+
+def test_a_device_unreachable_at_the_start_is_retried(tmp_path: Path, fake: Script) -> None:
+    """`--retries` covers a device that cannot be reached when its first run starts (the QA
+    pass saw it give up at once): each attempt connects again, and every planned run is
+    listed as not run with the reason once the attempts are spent."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once the block ends
+    inventory = tmp_path / "devices.yaml"
+    inventory.write_text(
+        "devices:\n  - name: gone\n    transport: ssh\n"
+        f"    host: 127.0.0.1\n    port: {port}\n    user: nobody\n"
+    )
+    request = replace(_request(tmp_path, repeats=2), devices_file=inventory, device="gone")
+    observer = Connecting()
+    result = run_fleet(request, ["gone"], lambda _: observer, 2)
+    (outcome,) = result.outcomes
+    assert observer.attempts == 3  # the first try and two retries
+    assert outcome.status == "failed" and "gone" in (outcome.error or "")
+    assert len(outcome.not_run) == 2 and not result.all_completed
+    assert fake.loads == 0

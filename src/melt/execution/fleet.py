@@ -20,6 +20,7 @@ device thread was still writing its run's final status.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from melt.errors import MeltError
@@ -28,7 +29,7 @@ from melt.execution.plan import SharedPlan, prepare
 from melt.execution.request import BenchObserver, BenchRequest
 from melt.execution.retry import Retries, check_retries
 from melt.execution.spec import RunSpec, plan_runs
-from melt.interrupts import Terminated
+from melt.interrupts import Terminated, raise_if_pending
 from melt.metrics.turn import TurnMetrics
 from melt.results import (
     DEVICE_COMPLETED,
@@ -41,6 +42,7 @@ from melt.results import (
 from melt.traces import TurnTrace
 from melt.workloads import Conversation
 
+RETRY_PAUSE_S = 1.0  # before a device's first retry; doubled for each one after
 JOIN_POLL_S = 0.2  # how often the main thread wakes to take a signal while devices run
 
 
@@ -117,12 +119,23 @@ def _run_share(
             completed = retries.completed()
             todo = [p for p in todo if p.key not in completed]
             if todo and retries.failed(todo[0].key):  # the run that failed: again
+                _pause_before_retry(retries.failures[todo[0].key])
                 continue
             break
         outcome.status, outcome.error = DEVICE_COMPLETED, None
         break
     started = {r.key for r in outcome.runs}
     outcome.not_run = [p for p in planned if p.key not in started]
+
+
+def _pause_before_retry(failures: int) -> None:
+    """Wait before trying a device again (1 s, 2 s, 4 s, ... at most 30 s): a device that
+    dropped off the network or rebooted is rarely back within milliseconds. A signal ends
+    the wait at once."""
+    deadline = time.monotonic() + min(RETRY_PAUSE_S * 2 ** (failures - 1), 30.0)
+    while time.monotonic() < deadline:
+        raise_if_pending()
+        time.sleep(min(JOIN_POLL_S, max(deadline - time.monotonic(), 0.0)))
 
 
 def run_fleet(
