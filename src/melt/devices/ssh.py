@@ -31,6 +31,8 @@ from melt.devices.base import ClockOffset, CommandResult, DeviceError, DeviceFac
 from melt.devices.facts import facts_from_dict
 from melt.devices.fspath import DevicePath
 from melt.devices.process import StreamProcess
+from melt.errors import MeltError
+from melt.extras import install_hint
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,7 @@ def _paramiko() -> Any:
     try:
         import paramiko
     except ImportError:
-        raise DeviceError("SSH devices need paramiko: pip install 'melt[ssh]'") from None
+        raise MeltError(f"SSH devices need paramiko, a dependency of melt: {install_hint()}") from None
     return paramiko
 
 

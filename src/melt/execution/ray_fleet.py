@@ -30,6 +30,7 @@ from melt.config import Cell
 from melt.devices.inventory import AnyEntry
 from melt.devices.proc import PeakRss
 from melt.errors import MeltError
+from melt.extras import install_hint
 from melt.execution.retry import Retries, check_retries, run_key
 from melt.execution.selection import ALL, TAG_PREFIX
 from melt.metrics.run import MeasuredTurn
@@ -49,7 +50,7 @@ from melt.store.liveness import RUNNING, with_liveness
 
 RESOURCE_PREFIX = "device:"
 TAG_RESOURCE_PREFIX = "device-tag:"
-FLEET_EXTRA = "pip install 'melt[fleet]'"
+FLEET_EXTRA = install_hint("fleet")
 NOT_RUN = "not run"
 POLL_S = 2.0  # how often the driver, waiting, checks that every busy device is still there
 

@@ -17,12 +17,13 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from melt.errors import MeltError
+from melt.extras import install_hint
 
 DEFAULT_STORE = "melt-results/melt.db"
 SQLITE_HEADER = b"SQLite format 3\x00"
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 POSTGRES_DRIVER = "postgresql+psycopg"
-POSTGRES_EXTRA = "pip install 'melt[postgres]'"
+POSTGRES_EXTRA = install_hint("postgres")
 
 
 @dataclass(frozen=True, slots=True)
