@@ -10,8 +10,21 @@ holds `EXTRAS` equal to pyproject's optional dependencies).
 from __future__ import annotations
 
 DISTRIBUTION = "melt-bench"
+# pyproject.toml's [project.optional-dependencies], by name
 EXTRAS = frozenset(
-    {"adb", "api", "convert", "fleet", "hub", "monsoon", "nvidia", "ort", "postgres", "report", "test"}
+    {
+        "adb",
+        "api",
+        "convert",
+        "fleet",
+        "hub",
+        "monsoon",
+        "nvidia",
+        "ort",
+        "postgres",
+        "report",
+        "test",
+    }
 )
 
 

@@ -75,7 +75,9 @@ def _paramiko() -> Any:
     try:
         import paramiko
     except ImportError:
-        raise MeltError(f"SSH devices need paramiko, a dependency of melt: {install_hint()}") from None
+        raise MeltError(
+            f"SSH devices need paramiko (melt depends on it): {install_hint()}"
+        ) from None
     return paramiko
 
 

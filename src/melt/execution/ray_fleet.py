@@ -30,9 +30,9 @@ from melt.config import Cell
 from melt.devices.inventory import AnyEntry
 from melt.devices.proc import PeakRss
 from melt.errors import MeltError
-from melt.extras import install_hint
 from melt.execution.retry import Retries, check_retries, run_key
 from melt.execution.selection import ALL, TAG_PREFIX
+from melt.extras import install_hint
 from melt.metrics.run import MeasuredTurn
 from melt.metrics.turn import TurnMetrics
 from melt.session import (

@@ -120,7 +120,7 @@ def require_convert_deps() -> None:
     if missing:
         raise MeltError(
             f"exporting to ONNX Runtime GenAI needs {', '.join(missing)}: "
-            install_hint("convert")
+            f"{install_hint('convert')}"
         )
 
 

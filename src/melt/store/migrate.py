@@ -78,7 +78,8 @@ def check_known(revision: str, shown: str) -> None:
         )
     raise MeltError(
         f"results store '{shown}' was written by a newer melt (schema {revision}, this melt "
-        f"knows up to {head()}); upgrade melt ({install_hint(upgrade=True)}) or pass --store another path"
+        f"knows up to {head()}); upgrade melt ({install_hint(upgrade=True)}) or pass --store "
+        "another path"
     )
 
 
