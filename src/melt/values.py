@@ -41,8 +41,10 @@ def positive_duration(seconds: float, flag: str) -> float:
 
 def integer(value: int, flag: str, *, at_least: int = 1) -> int:
     """`value` if at_least ≤ value ≤ MAX_INT64 (what a store can hold)."""
-    if not at_least <= value <= MAX_INT64:
-        raise MeltError(f"{flag} must be an integer from {at_least} to {MAX_INT64} (got {value})")
+    if value < at_least:
+        raise MeltError(f"{flag} must be at least {at_least} (got {value})")
+    if value > MAX_INT64:
+        raise MeltError(f"{flag} must be at most {MAX_INT64}, what a store holds (got {value})")
     return value
 
 

@@ -94,7 +94,7 @@ def test_an_imported_melt_run_gets_an_html_report(melt, tmp_path: Path) -> None:
         (["report", "1", "--last"], "exactly one of them"),
         (["report", "--last", "--format", "xml"], "--format must be one of md, json, csv"),
         (["report", "--last", "--format", "csv"], "pass --output PATH"),
-        (["report", "--last", "--reading-wpm", "0"], "--reading-wpm must be > 0"),
+        (["report", "--last", "--reading-wpm", "0"], "--reading-wpm must be a finite number > 0"),
         (["report", "--experiment", "5"], "no runs in experiment 5"),
     ],
 )
