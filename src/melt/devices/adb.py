@@ -124,7 +124,7 @@ def check_abi(path: Path, abilist: Sequence[str], serial: str) -> None:
     runs_on = ELF_MACHINE_ABIS.get(machine, ())
     if not set(runs_on) & set(abilist):
         built_for = "/".join(runs_on) or f"ELF machine {machine}"
-        raise DeviceError(
+        raise MeltError(  # the user's --server-binary: exit 2, not a device fault
             f"{path} is built for {built_for} but adb device {serial} runs "
             f"{','.join(abilist)}: pass a build for {abilist[0]}"
         )

@@ -5,6 +5,7 @@ shipped runner for every other transport that has Python."""
 from __future__ import annotations
 
 from melt.devices.base import Device, DeviceError, DeviceFacts
+from melt.errors import MeltError
 from melt.frameworks.base import FrameworkOptions
 from melt.runners.base import Runner, RunOptions
 from melt.runners.controller import SERVER_FRAMEWORKS
@@ -23,7 +24,7 @@ def check_framework_on(device: Device, framework: str) -> None:
     """One line when the framework cannot run on the device's transport."""
     why = NO_PYTHON.get(device.transport)
     if why is not None and framework not in SERVER_FRAMEWORKS:
-        raise DeviceError(f"--framework {framework} on device '{device.name}': {why}")
+        raise MeltError(f"--framework {framework} on device '{device.name}': {why}")
 
 
 def make_runner(
@@ -46,7 +47,7 @@ def make_runner(
         return InProcessRunner(device, options)
     python = getattr(device, "python", None)
     if python is None:
-        raise DeviceError(
+        raise MeltError(
             f"device '{device.name}' ({device.transport}) has no Python for melt's runner; "
             "use a server framework there (--framework llama-server)"
         )
