@@ -95,7 +95,7 @@ def _run() -> None:
     try:
         code = app(standalone_mode=False)  # typer turns Ctrl-C into exit code 130 here
     except Terminated as exc:
-        stderr.print(_stopped(describe(exc.signum)))
+        stderr.print(_stopped(describe(exc.signum)), markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except MeltError as exc:
         stderr.print(f"melt: error: {exc}", markup=False, highlight=False, soft_wrap=True)
@@ -112,6 +112,6 @@ def _run() -> None:
     except (KeyboardInterrupt, typer.Abort):
         code = EXIT_INTERRUPTED
     if code == EXIT_INTERRUPTED:
-        stderr.print(_stopped("interrupted"))
+        stderr.print(_stopped("interrupted"), markup=False, soft_wrap=True)
     if isinstance(code, int) and code:
         sys.exit(code)
