@@ -119,8 +119,7 @@ def require_convert_deps() -> None:
     missing = [dist for module, dist in CONVERT_MODULES.items() if not _installed(module)]
     if missing:
         raise MeltError(
-            f"exporting to ONNX Runtime GenAI needs {', '.join(missing)}: "
-            f"{install_hint('convert')}"
+            f"exporting to ONNX Runtime GenAI needs {', '.join(missing)}: {install_hint('convert')}"
         )
 
 
