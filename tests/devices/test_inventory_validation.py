@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ssh_server import Sshd
+from tests.conftest import CliResult
 
 from melt.devices.inventory import ConnectOptions, find_entry, load_inventory, open_device
 from melt.devices.ssh import SshDevice
@@ -109,3 +110,15 @@ def test_a_known_hosts_that_is_a_folder_is_named(
     folder.mkdir()
     with pytest.raises(MeltError, match=f"known_hosts {folder} is not a file"):
         _board(inventory(known_hosts=str(folder))).connect()
+
+
+def test_devices_check_names_the_missing_identity_file(
+    inventory: Callable[..., Path], tmp_path: Path, melt: Callable[..., CliResult]
+) -> None:
+    missing = tmp_path / "no_such_key"
+    r = melt("devices", "check", "board", "--devices", str(inventory(identity_file=str(missing))))
+    assert r.code == 2, r.err  # the inventory is the user's to fix, not a device fault
+    assert r.err.strip() == (
+        f"melt: error: device 'board': identity_file {missing} does not exist; fix "
+        "identity_file in the inventory, or remove it to use ~/.ssh/id_* and the agent"
+    )

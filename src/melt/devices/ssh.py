@@ -251,7 +251,7 @@ class SshDevice:
         try:
             channel = self._transport().open_session()
             channel.exec_command(command)
-        except DeviceError:
+        except MeltError:  # DeviceError included: already one line
             raise
         except Exception as exc:
             raise DeviceError(f"device '{self.name}': cannot start '{argv[0]}' ({exc})") from None
