@@ -1,5 +1,5 @@
 """melt from Python, for notebooks: a results store's runs, turns, samples and scores as
-pandas DataFrames (``pip install 'melt[api]'``).
+pandas DataFrames (``pip install 'melt-bench[api]'``).
 
     import melt.api as melt
     results = melt.open_results("melt-results/melt.db")
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from melt.errors import MeltError
+from melt.extras import install_hint
 from melt.metrics.qoe import DEFAULT_READING_WPM
 from melt.store import Store, open_store, schema
 from melt.store.samples import run_samples
@@ -35,7 +36,7 @@ def _pandas() -> Any:
     try:
         import pandas
     except ImportError:
-        raise MeltError("melt.api needs pandas; install it with pip install 'melt[api]'") from None
+        raise MeltError(f"melt.api needs pandas; install it with {install_hint('api')}") from None
     return pandas
 
 

@@ -20,6 +20,34 @@ if TYPE_CHECKING:  # imported where used: the runner on a device has neither
 
 M = TypeVar("M", bound="BaseModel")
 
+# How the archives people pack logs and conversations into begin (a tar has "ustar" at 257).
+ARCHIVE_MAGIC = {
+    b"PK\x03\x04": "zip",
+    b"PK\x05\x06": "zip",
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"7z\xbc\xaf\x27\x1c": "7z",
+    b"Rar!\x1a\x07": "rar",
+}
+TAR_MAGIC = (257, b"ustar")
+ARCHIVE_HEAD_BYTES = 512
+
+
+def refuse_archive(path: Path, head: bytes, what: str) -> None:
+    """A one-line error if `head` (a file's first bytes) is an archive's: melt reads the
+    files inside one, not the archive."""
+    offset, tar = TAR_MAGIC
+    kind = next((k for magic, k in ARCHIVE_MAGIC.items() if head.startswith(magic)), None)
+    if kind is None and head[offset : offset + len(tar)] == tar:
+        kind = "tar"
+    if kind is not None:
+        raise MeltError(
+            f"{what} '{path}' is a {kind} archive, and archives are not supported; extract it "
+            "and pass what it holds"
+        )
+
 
 def read_text_file(path: Path, what: str, fix: str) -> str:
     """The file's text, decoded as UTF-8 (strict: a stray byte is the user's to fix)."""
@@ -33,6 +61,7 @@ def read_text_file(path: Path, what: str, fix: str) -> str:
         raise MeltError(
             f"{what} '{path}' is not readable ({exc.strerror or exc}); check its permissions"
         ) from None
+    refuse_archive(path, data[:ARCHIVE_HEAD_BYTES], what)
     return decode_utf8(data, path, what)
 
 

@@ -37,6 +37,7 @@ from melt.store import Store
 from melt.store.samples import SampleWriter, add_sampling
 from melt.traces import TurnTrace
 from melt.traces.sample import Provenance, Sample
+from melt.values import finite
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,9 @@ class ProbeSettings:
     root: Path = Path("/")
     over_time_buckets: int = 0
     monsoon: MonsoonSettings | None = None
+
+    def __post_init__(self) -> None:
+        finite(self.comfort_c, "--comfort-temp")  # °C: a NaN would pass every comparison
 
 
 @dataclass(frozen=True, slots=True)

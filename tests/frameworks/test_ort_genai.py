@@ -147,5 +147,5 @@ def test_llama_cpp_settings_are_refused(ort_int4: Artifact) -> None:
 
 def test_missing_runtime_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime_genai", None)
-    with pytest.raises(MeltError, match=r"pip install 'melt\[ort\]'"):
+    with pytest.raises(MeltError, match=r"pip install 'melt-bench\[ort\]'"):
         import_og()

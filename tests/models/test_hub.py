@@ -175,7 +175,7 @@ def test_without_huggingface_hub_the_error_gives_the_install_hint(
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # makes the import fail
     with pytest.raises(MeltError) as err:
         fetch_hub("org/name:model.gguf")
-    assert "pip install 'melt[hub]'" in str(err.value)
+    assert "pip install 'melt-bench[hub]'" in str(err.value)
     assert "--model PATH.gguf" in str(err.value)
 
 

@@ -60,7 +60,7 @@ def test_missing_converter_is_one_line_naming_the_extra(
 ) -> None:
     monkeypatch.setenv("MELT_CACHE", str(tmp_path))  # nothing exported here yet
     monkeypatch.setitem(sys.modules, "onnx_ir", None)  # Python's own "not importable"
-    with pytest.raises(MeltError, match=r"needs onnx-ir: pip install 'melt\[convert\]'$"):
+    with pytest.raises(MeltError, match=r"needs onnx-ir: pip install 'melt-bench\[convert\]'$"):
         export_ort_genai(bundled, "int4")
     assert not list(tmp_path.rglob("*.ort-genai"))
 

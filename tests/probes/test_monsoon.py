@@ -298,7 +298,7 @@ def test_missing_package_is_absent_with_the_install_command(without_monsoon, tmp
     availability = make_probe("monsoon", tmp_path).available()
     assert not availability.ok
     assert INSTALL_HINT in availability.reason
-    assert INSTALL_HINT == "pip install 'melt[monsoon]'"
+    assert INSTALL_HINT == "pip install 'melt-bench[monsoon]'"
 
 
 def test_no_monitor_on_usb_is_absent_with_a_reason() -> None:

@@ -11,7 +11,7 @@ def test_missing_pynvml_is_absent_with_the_install_hint(monkeypatch, tmp_path) -
     monkeypatch.setitem(sys.modules, "pynvml", None)
     availability = make_probe("nvml", tmp_path).available()
     assert not availability.ok
-    assert "pip install 'melt[nvidia]'" in availability.reason
+    assert "pip install 'melt-bench[nvidia]'" in availability.reason
 
 
 def test_reading_before_initialisation_is_a_read_error(tmp_path) -> None:

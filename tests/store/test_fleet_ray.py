@@ -146,7 +146,7 @@ def test_ray_missing_is_one_line_naming_the_extra(
     assert result.code == 2
     assert (
         result.err.strip()
-        == "melt: error: --ray needs Ray; install it with pip install 'melt[fleet]'"
+        == "melt: error: --ray needs Ray; install it with pip install 'melt-bench[fleet]'"
     )
 
 

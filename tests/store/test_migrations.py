@@ -82,7 +82,7 @@ def test_a_store_from_a_newer_melt_is_refused(tmp_path: Path) -> None:
         open_store(str(tmp_path))
     assert str(caught.value) == (
         f"results store '{tmp_path}' was written by a newer melt (schema 99, this melt knows "
-        f"up to {schema.SCHEMA_VERSION}); upgrade melt (pip install -U melt) or pass --store "
+        f"up to {schema.SCHEMA_VERSION}); upgrade melt (pip install -U melt-bench) or pass --store "
         "another path"
     )
 

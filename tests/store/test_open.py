@@ -81,7 +81,7 @@ def test_postgres_without_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "psycopg", None)  # what Python sees when it is absent
     with pytest.raises(MeltError) as caught:
         open_store("postgresql://u:secret@localhost/db", write=True)
-    assert "pip install 'melt[postgres]'" in str(caught.value)
+    assert "pip install 'melt-bench[postgres]'" in str(caught.value)
     assert "secret" not in str(caught.value)
 
 

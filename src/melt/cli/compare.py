@@ -4,7 +4,6 @@ confidence; `--fail-on-regression` makes it a CI gate."""
 from __future__ import annotations
 
 import json
-import math
 
 import typer
 
@@ -14,6 +13,7 @@ from melt.report.compare import comparison_document, comparison_parts
 from melt.report.console import stdout_console
 from melt.report.selection import resolve, run_sample
 from melt.store import open_store
+from melt.values import finite
 
 EXIT_REGRESSION = 1
 REFERENCE_HELP = "Run id, exp:ID, or a name from 'melt runs names'."
@@ -27,9 +27,7 @@ def parse_threshold(text: str) -> float:
         value = float(number)
     except ValueError:
         raise MeltError(f"--fail-on-regression '{text}' is not a percentage (e.g. 5%)") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise MeltError(f"--fail-on-regression '{text}' must be a finite percentage ≥ 0 (e.g. 5%)")
-    return value
+    return finite(value, "--fail-on-regression", at_least=0)
 
 
 def compare_command(

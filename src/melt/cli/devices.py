@@ -21,6 +21,7 @@ from melt.devices.inventory import (
 )
 from melt.report.console import stdout_console
 from melt.report.units import fmt_bytes
+from melt.values import positive_duration
 
 app = typer.Typer(help="Devices a model runs on (local, SSH).", no_args_is_help=True)
 
@@ -165,6 +166,7 @@ def probe(
     from melt.devices.probe_store import store_probe
     from melt.runners.select import make_runner
 
+    positive_duration(seconds, "--seconds")
     device = _open(name, devices, accept_new_host_key)
     try:
         if device.transport == "local":

@@ -26,10 +26,14 @@ from melt.models.bundled import DEFAULT_MODEL
 from melt.report.accuracy import eval_document, eval_summary
 from melt.report.console import stdout_console
 from melt.store import open_store
+from melt.values import integer
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TASKS = "arc_easy"
+# A perplexity window is scored on its second half: 4 tokens leave at least one token scored
+# whether the half's first token is scored (melt) or skipped (llama-perplexity).
+MIN_PPL_CTX = 4
 
 
 def _names(text: str | None) -> list[str]:
@@ -64,11 +68,6 @@ def _check_scores(framework: str) -> None:
             f"--framework {framework}: melt eval cannot score with it "
             f"(frameworks that score: {scoring_names()})"
         )
-
-
-def _positive(flag: str, value: int | None) -> None:
-    if value is not None and value < 1:
-        raise MeltError(f"{flag} must be at least 1 (got {value})")
 
 
 def eval_command(
@@ -106,10 +105,12 @@ def eval_command(
         ("--threads", threads),
         ("--ctx", ctx),
         ("--batch", batch),
-        ("--ppl-ctx", ppl_ctx),
         ("--ppl-tokens", ppl_tokens),
     ):
-        _positive(flag, value)
+        if value is not None:
+            integer(value, flag)
+    integer(ppl_ctx, "--ppl-ctx", at_least=MIN_PPL_CTX)
+    integer(seed, "--seed", at_least=0)
     if batch < MICRO_BATCH:
         raise MeltError(f"--batch {batch} is too small: use at least {MICRO_BATCH} tokens")
     if output is not None:

@@ -1,4 +1,10 @@
-"""The `melt` command: user mistakes become one line on stderr and exit status 2."""
+"""The `melt` command and its exit status (README: Exit status).
+
+0: done. 1: something melt drove failed: a device or a server (one line on stderr), a run of
+a fleet, a regression `compare --fail-on-regression` found. 2: the user's input is wrong (one
+line naming it and the fix; nothing was measured). 128 + the signal on SIGINT (130),
+SIGTERM (143), SIGHUP (129).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,9 @@ from rich.logging import RichHandler
 from melt.cli import bench, devices, fleet, importer, models, profile, report, runs, workload
 from melt.cli import compare as compare_cli
 from melt.cli import eval as eval_cli
+from melt.devices.base import DeviceError
 from melt.errors import MeltError
+from melt.frameworks.openai_client import ServerError
 from melt.interrupts import Terminated, describe, install, restore
 
 try:  # typer ≥ 0.25 vendors click
@@ -20,8 +28,15 @@ try:  # typer ≥ 0.25 vendors click
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+# One-line errors that are a fault of what melt drives, not of the user's input: they exit
+# 1, as a fleet does when a device's run failed. Every other MeltError is the user's: 2.
+FAULTS: tuple[type[MeltError], ...] = (DeviceError, ServerError)
+# Commands that store what they measure as they go: an interrupt keeps it.
+MEASURING = frozenset({"bench", "eval"})
+KEPT = "everything measured so far is in the store"
 
 app = typer.Typer(
     name="melt",
@@ -46,10 +61,15 @@ app.add_typer(fleet.app, name="fleet")
 stderr = Console(stderr=True)
 
 
+_invoked: list[str] = []  # the command this process runs (`bench`, `models`, ...)
+
+
 @app.callback()
 def main(
+    ctx: typer.Context,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details to stderr."),
 ) -> None:
+    _invoked[:] = [ctx.invoked_subcommand or ""]
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(message)s",
@@ -65,15 +85,21 @@ def run() -> None:
         restore(previous)
 
 
+def _stopped(why: str) -> str:
+    """What melt says when a signal stops it: what it kept, where it measured anything."""
+    return f"melt: {why}; {KEPT}" if set(_invoked) & MEASURING else f"melt: {why}"
+
+
 def _run() -> None:
+    _invoked.clear()
     try:
         code = app(standalone_mode=False)  # typer turns Ctrl-C into exit code 130 here
     except Terminated as exc:
-        stderr.print(f"melt: {describe(exc.signum)}; everything measured so far is in the store")
+        stderr.print(_stopped(describe(exc.signum)), markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except MeltError as exc:
         stderr.print(f"melt: error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(EXIT_USAGE)
+        sys.exit(EXIT_FAILED if isinstance(exc, FAULTS) else EXIT_USAGE)
     except NoArgsIsHelpError as exc:
         exc.show()
         sys.exit(EXIT_USAGE)
@@ -86,6 +112,6 @@ def _run() -> None:
     except (KeyboardInterrupt, typer.Abort):
         code = EXIT_INTERRUPTED
     if code == EXIT_INTERRUPTED:
-        stderr.print("melt: interrupted; everything measured so far is in the store")
+        stderr.print(_stopped("interrupted"), markup=False, soft_wrap=True)
     if isinstance(code, int) and code:
         sys.exit(code)

@@ -267,7 +267,7 @@ def export(
     ),
 ) -> None:
     """Export a model for another framework, from the highest-precision file in its lineage
-    (made and cached; needs pip install 'melt[convert]')."""
+    (made and cached; needs pip install 'melt-bench[convert]')."""
     if to_format not in EXPORT_FORMATS:
         raise MeltError(f"--format: unknown '{to_format}' (valid: {', '.join(EXPORT_FORMATS)})")
     art = resolve_model(model)

@@ -16,6 +16,7 @@ from melt.report.selection import select_runs
 from melt.report.stored import terminal_report
 from melt.report.tables import FILE_FORMATS, FORMATS, TEXT_FORMATS, check_format
 from melt.store import open_store
+from melt.values import finite
 
 
 def report(
@@ -37,6 +38,7 @@ def report(
     store: str = typer.Option(None, help="Results store: a path or SQLAlchemy URL."),
 ) -> None:
     """A run's summary (RUN_ID), or a report over runs as HTML or tables."""
+    finite(reading_wpm, "--reading-wpm", above=0)  # words per minute
     if format is not None:
         check_format(format, output)
     elif output is not None:

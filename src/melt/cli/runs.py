@@ -31,6 +31,7 @@ from melt.store.export import (
 )
 from melt.store.names import check_name, save_name, saved_names
 from melt.store.samples import run_samples, run_sampling
+from melt.values import integer
 
 app = typer.Typer(help="Runs in the results store.", no_args_is_help=True)
 
@@ -58,11 +59,11 @@ EXPORT_HELP = "\n\n".join(
 @app.command("list")
 def list_runs(
     store: str = typer.Option(None, help=STORE_HELP),
-    limit: int = typer.Option(50, min=1, help="Show the newest N runs."),
+    limit: int = typer.Option(50, help="Show the newest N runs."),
     as_json: bool = typer.Option(False, "--json", help="Print the run rows as one JSON list."),
 ) -> None:
     """The newest runs, one line each."""
-    rows = open_store(store, create=False).list_runs(limit)
+    rows = open_store(store, create=False).list_runs(integer(limit, "--limit"))
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return

@@ -12,6 +12,7 @@ from melt.models import resolve_model
 from melt.models.bundled import DEFAULT_MODEL
 from melt.report.console import stdout_console
 from melt.workloads import load_workload
+from melt.workloads.builtin import BUILTIN_WORKLOAD
 from melt.workloads.stats import workload_stats
 
 app = typer.Typer(help="Conversation sets.", no_args_is_help=True)
@@ -23,7 +24,7 @@ def stats(
     model: str = typer.Option(DEFAULT_MODEL, help="Whose tokenizer counts the tokens."),
 ) -> None:
     """Conversations, turns, and tokens per turn (min/median/max) under a model's tokenizer."""
-    workload = load_workload(file)
+    workload = load_workload(file, f"pass a conversation file or {BUILTIN_WORKLOAD}")
     tokenize = get_framework("llama.cpp").tokenizer(resolve_model(model))
     s = workload_stats(workload, tokenize)
     table = Table(title=f"{workload.name} ({workload.format}) under {model}", title_justify="left")

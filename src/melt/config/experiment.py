@@ -33,7 +33,7 @@ Positive = Annotated[int, Field(gt=0)]
 class SamplingOverrides(BaseModel):
     """Sampling fields an experiment sets; unset ones come from the model's defaults."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     temperature: float | None = Field(None, ge=0.0)
     top_k: int | None = Field(None, ge=0)
@@ -44,7 +44,7 @@ class SamplingOverrides(BaseModel):
 
 
 class Experiment(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str = "bench"
     models: list[str] = Field(default_factory=lambda: ["smollm2-135m-instruct"], min_length=1)

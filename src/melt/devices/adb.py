@@ -1,4 +1,4 @@
-"""An Android phone over ADB: the real adb server, driven with adbutils (`melt[adb]`).
+"""An Android phone over ADB: the real adb server, driven with adbutils (`melt-bench[adb]`).
 
 Commands go through `shell:` (protocol v1, which every adbd speaks): melt wraps each command in
 a small POSIX-sh script that prints the command's pid, its stdout, then a marker line with its
@@ -33,10 +33,11 @@ from melt.devices.adb_sync import SyncFailed, send_file
 from melt.devices.android_facts import read_android_facts
 from melt.devices.base import ClockOffset, CommandResult, DeviceError, DeviceFacts, best_offset
 from melt.errors import MeltError
+from melt.extras import install_hint
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "pip install 'melt[adb]'"
+INSTALL_HINT = install_hint("adb")
 DEFAULT_WORKDIR = "/data/local/tmp/melt"
 DEFAULT_SERVER_PORT = 5037
 EXIT_MARK = "\x1emelt-exit "
@@ -123,7 +124,7 @@ def check_abi(path: Path, abilist: Sequence[str], serial: str) -> None:
     runs_on = ELF_MACHINE_ABIS.get(machine, ())
     if not set(runs_on) & set(abilist):
         built_for = "/".join(runs_on) or f"ELF machine {machine}"
-        raise DeviceError(
+        raise MeltError(  # the user's --server-binary: exit 2, not a device fault
             f"{path} is built for {built_for} but adb device {serial} runs "
             f"{','.join(abilist)}: pass a build for {abilist[0]}"
         )

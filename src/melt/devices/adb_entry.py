@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from melt.devices.adb import DEFAULT_WORKDIR, AdbDevice
+from melt.devices.entry_fields import DeviceName, Port, Tag
 
 
 class AdbDeviceEntry(BaseModel):
@@ -21,14 +22,16 @@ class AdbDeviceEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: DeviceName
     transport: Literal["adb"]
-    tags: tuple[str, ...] = ()
+    tags: tuple[Tag, ...] = ()
     serial: str = Field(min_length=1, description="adb serial: USB serial or HOST:PORT")
     llama_server: str | None = Field(None, description="llama-server built for this phone")
-    battery_mah: int | None = Field(None, gt=0, description="rated battery capacity, mAh")
+    battery_mah: int | None = Field(
+        None, gt=0, strict=True, description="rated battery capacity, mAh"
+    )
     workdir: str = DEFAULT_WORKDIR
-    adb_server_port: int | None = Field(None, ge=1, le=65535)
+    adb_server_port: Port | None = None
 
     @field_validator("workdir")
     @classmethod

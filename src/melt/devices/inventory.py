@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from melt.devices.adb_entry import AdbDeviceEntry
 from melt.devices.base import Device
+from melt.devices.entry_fields import BatteryMah, DeviceName, Port, Tag
 from melt.errors import MeltError
 
 DEFAULT_FILE = "melt-devices.yaml"
@@ -37,9 +38,9 @@ SECRET_FIELDS = ("password", "passphrase", "secret", "api_key")
 class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    battery_mah: float | None = Field(None, gt=0)
-    tags: tuple[str, ...] = ()
+    name: DeviceName
+    battery_mah: BatteryMah | None = None
+    tags: tuple[Tag, ...] = ()
     llama_server: str | None = None
 
 
@@ -51,12 +52,25 @@ class LocalEntry(_Entry):
 class SshEntry(_Entry):
     transport: Literal["ssh"]
     host: str = Field(min_length=1)
-    port: int | None = Field(None, gt=0, lt=65536)
+    port: Port | None = None
     user: str | None = None
     identity_file: str | None = None
     known_hosts: str | None = None
     python: str = "python3"
     workdir: str = "~/.cache/melt-device"
+
+    @field_validator("workdir")
+    @classmethod
+    def _home_or_absolute(cls, value: str) -> str:
+        """`~` is the login's home as `~/…` is; `~user` is not expanded (the device's shell
+        never sees it unquoted), so it would become a directory named `~user`."""
+        if value == "~":
+            return "~/"
+        if value.startswith("~") and not value.startswith("~/"):
+            raise ValueError(
+                f"'{value}' is not expanded on the device; write ~/PATH or an absolute path"
+            )
+        return value
 
 
 AnyEntry = LocalEntry | SshEntry | AdbDeviceEntry
@@ -150,7 +164,7 @@ def _field_error(data: Any, exc: ValidationError, where: Path) -> MeltError:
         device = f"device '{label}'" if label else f"device #{loc[1] + 1}"
         loc = [p for p in loc[2:] if p not in _TRANSPORTS]
     field = ".".join(str(p) for p in loc) or "(entry)"
-    message = first["msg"]
+    message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden" and loc and str(loc[-1]) in SECRET_FIELDS:
         message = "never put a password or secret in the inventory; use a key or ssh-agent"
     elif first["type"] in ("union_tag_invalid", "union_tag_not_found"):

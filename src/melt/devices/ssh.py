@@ -31,6 +31,8 @@ from melt.devices.base import ClockOffset, CommandResult, DeviceError, DeviceFac
 from melt.devices.facts import facts_from_dict
 from melt.devices.fspath import DevicePath
 from melt.devices.process import StreamProcess
+from melt.errors import MeltError
+from melt.extras import install_hint
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,9 @@ def _paramiko() -> Any:
     try:
         import paramiko
     except ImportError:
-        raise DeviceError("SSH devices need paramiko: pip install 'melt[ssh]'") from None
+        raise MeltError(
+            f"SSH devices need paramiko (melt depends on it): {install_hint()}"
+        ) from None
     return paramiko
 
 
@@ -110,6 +114,32 @@ def resolve_target(
     )
 
 
+def _file_problem(path: str) -> str | None:
+    """Why melt cannot read the controller file `path`, or None."""
+    if not os.path.exists(path):
+        return "does not exist"
+    if not os.path.isfile(path):
+        return "is not a file"
+    return None if os.access(path, os.R_OK) else "cannot be read"
+
+
+def _check_own_files(name: str, t: SshTarget) -> None:
+    """The controller's own files, before connecting: what is wrong with one of them is the
+    user's to fix (exit 2), not a device that cannot be reached."""
+    problem = None if t.identity_file is None else _file_problem(t.identity_file)
+    if problem is not None:
+        raise MeltError(
+            f"device '{name}': identity_file {t.identity_file} {problem}; fix identity_file in "
+            "the inventory, or remove it to use ~/.ssh/id_* and the agent"
+        )
+    problem = _file_problem(t.known_hosts)
+    if problem is not None and os.path.exists(t.known_hosts):  # a missing one is made
+        raise MeltError(
+            f"device '{name}': known_hosts {t.known_hosts} {problem}; set known_hosts in the "
+            "inventory to a readable file"
+        )
+
+
 class SshDevice:
     transport = "ssh"
 
@@ -136,6 +166,7 @@ class SshDevice:
             return self._client
         paramiko = _paramiko()
         t = self.target
+        _check_own_files(self.name, t)
         client = paramiko.SSHClient()
         if os.path.exists(t.known_hosts):
             client.load_host_keys(t.known_hosts)
@@ -153,7 +184,7 @@ class SshDevice:
                 auth_timeout=CONNECT_TIMEOUT_S,
                 password=None,
             )
-        except DeviceError:
+        except MeltError:  # DeviceError included
             client.close()
             raise
         except paramiko.BadHostKeyException as exc:
@@ -220,7 +251,7 @@ class SshDevice:
         try:
             channel = self._transport().open_session()
             channel.exec_command(command)
-        except DeviceError:
+        except MeltError:  # DeviceError included: already one line
             raise
         except Exception as exc:
             raise DeviceError(f"device '{self.name}': cannot start '{argv[0]}' ({exc})") from None
@@ -428,8 +459,15 @@ class _HostKeyPolicy:
                 f"to record it in {t.known_hosts}"
             )
         client.get_host_keys().add(hostname, key.get_name(), key)
-        Path(t.known_hosts).parent.mkdir(parents=True, exist_ok=True)
-        client.save_host_keys(t.known_hosts)
+        try:
+            Path(t.known_hosts).parent.mkdir(parents=True, exist_ok=True)
+            client.save_host_keys(t.known_hosts)
+        except OSError as exc:
+            raise MeltError(
+                f"device '{self.device.name}': cannot record the host key in known_hosts "
+                f"{t.known_hosts} ({exc.strerror or exc}); make it writable or set known_hosts "
+                "in the inventory to a file you can write"
+            ) from None
         log.warning(
             "device %s: recorded host key %s in %s",
             self.device.name,

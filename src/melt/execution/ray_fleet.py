@@ -38,13 +38,14 @@ from melt.execution.rows import measured_turn
 from melt.execution.run import end_run
 from melt.execution.selection import ALL, TAG_PREFIX
 from melt.execution.spec import RunSpec, plan_runs
+from melt.extras import install_hint
 from melt.results import STATUS_COMPLETED, STATUS_FAILED
 from melt.store import Store, open_store, schema
 from melt.store.liveness import RUNNING, with_liveness
 
 RESOURCE_PREFIX = "device:"
 TAG_RESOURCE_PREFIX = "device-tag:"
-FLEET_EXTRA = "pip install 'melt[fleet]'"
+FLEET_EXTRA = install_hint("fleet")
 NOT_RUN = "not run"
 POLL_S = 2.0  # how often the driver, waiting, checks that every busy device is still there
 

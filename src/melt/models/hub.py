@@ -21,11 +21,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from melt.errors import MeltError
+from melt.extras import install_hint
 from melt.models.artifact import Origin, cache_dir
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "pip install 'melt[hub]'"
+INSTALL_HINT = install_hint("hub")
 DEFAULT_ENDPOINT = "https://huggingface.co"
 PROBE_TIMEOUT_S = 3.0
 _TRUE = {"1", "ON", "YES", "TRUE"}

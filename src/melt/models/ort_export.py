@@ -12,7 +12,7 @@ int4 is its own block-wise quantizer, MatMulNBits with 32-weight blocks).
 The lineage is recorded: the result's parent is the F32 file, whose parent is the Q4_1, and
 the tool versions are in its provenance. A cached export (same parent, same precision, same
 onnxruntime-genai) is reused without the converter's dependencies being installed: running
-needs only `melt[ort]`, exporting needs `melt[convert]`.
+needs only `melt-bench[ort]`, exporting needs `melt-bench[convert]`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from melt.errors import MeltError
+from melt.extras import install_hint
 from melt.models import cache
 from melt.models.artifact import Artifact, Origin
 from melt.models.gguf_file import n_params
@@ -118,8 +119,7 @@ def require_convert_deps() -> None:
     missing = [dist for module, dist in CONVERT_MODULES.items() if not _installed(module)]
     if missing:
         raise MeltError(
-            f"exporting to ONNX Runtime GenAI needs {', '.join(missing)}: "
-            "pip install 'melt[convert]'"
+            f"exporting to ONNX Runtime GenAI needs {', '.join(missing)}: {install_hint('convert')}"
         )
 
 
@@ -132,7 +132,7 @@ def builder_version() -> str:
     try:
         return _version("onnxruntime-genai")
     except importlib.metadata.PackageNotFoundError:
-        raise MeltError("ONNX Runtime GenAI is not installed: pip install 'melt[ort]'") from None
+        raise MeltError(f"ONNX Runtime GenAI is not installed: {install_hint('ort')}") from None
 
 
 def _target(precision: str) -> str:

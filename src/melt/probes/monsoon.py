@@ -41,13 +41,14 @@ from pathlib import Path
 from typing import Any
 
 from melt.errors import MeltError
+from melt.extras import install_hint
 from melt.probes.base import Availability, ProbeInfo, ProbeReadError
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "pip install 'melt[monsoon]'"
+INSTALL_HINT = install_hint("monsoon")
 HARDWARE_RATE_HZ = 5000
 TICK_NS = 1_000_000_000 // HARDWARE_RATE_HZ
 DRAIN_LIMIT_S = 5.0  # at most this long spent reading the buffered tail at stop

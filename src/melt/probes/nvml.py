@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from melt.devices.fspath import SysPath
+from melt.extras import install_hint
 from melt.probes.base import Availability, ProbeInfo, ProbeReadError
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
 
-INSTALL_HINT = "pip install 'melt[nvidia]'"
+INSTALL_HINT = install_hint("nvidia")
 
 
 @register_probe("nvml")

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from melt.errors import MeltError
 from melt.metrics.compare import Better
 from melt.metrics.pareto import pareto_optimal
 from melt.metrics.qoe import (
@@ -40,6 +39,7 @@ from melt.store import Store
 from melt.store.samples import SampleRow, sample_rows
 from melt.store.scores import scores_for
 from melt.traces.sample import Provenance
+from melt.values import finite
 
 LATENCY_METRICS = (("ttft_s", "TTFT", "s"), ("e2e_s", "turn latency", "s"))
 RATE_METRICS = (
@@ -343,10 +343,7 @@ def pareto_rows(views: Sequence[RunView]) -> tuple[dict[str, Any], ...]:
 def build_report(
     store: Store, runs: Sequence[dict[str, Any]], reading_wpm: float = DEFAULT_READING_WPM
 ) -> ReportContent:
-    if not (math.isfinite(reading_wpm) and reading_wpm > 0):
-        raise MeltError(
-            f"--reading-wpm must be a finite number > 0 words per minute (got {reading_wpm:g})"
-        )
+    finite(reading_wpm, "--reading-wpm", above=0)  # words per minute
 
     views = tuple(run_view(store, run, reading_wpm) for run in runs)
     return ReportContent(views, reading_wpm, pareto_rows(views))

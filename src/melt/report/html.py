@@ -21,6 +21,7 @@ import markupsafe
 from jinja2.utils import htmlsafe_json_dumps
 
 from melt.errors import MeltError
+from melt.extras import install_hint
 from melt.metrics.stats import CV_FLAG_THRESHOLD, Aggregate
 from melt.report import plots
 from melt.report.content import RATE_SHOWN, ReportContent, RunView, environment_rows
@@ -92,7 +93,7 @@ def _plotly_js() -> str:
         from plotly.offline import get_plotlyjs
     except ImportError:
         raise MeltError(
-            "the HTML report needs plotly; install it with pip install 'melt[report]'"
+            f"the HTML report needs plotly; install it with {install_hint('report')}"
         ) from None
     return get_plotlyjs()
 

@@ -13,6 +13,7 @@ from melt.metrics.compare import METRICS, RunSample, key_properties
 from melt.store import Store, schema
 from melt.store.db import MAX_ROW_ID
 from melt.store.names import is_name, saved_reference
+from melt.values import store_id
 
 EXPERIMENT_PREFIX = "exp:"
 
@@ -61,8 +62,10 @@ def resolve_reference(store: Store, reference: str) -> tuple[str, list[dict[str,
         number = text.removeprefix(EXPERIMENT_PREFIX)
         if not number.isdigit():
             raise MeltError(f"'{reference}' is not exp:ID with a numeric ID (e.g. exp:3)")
-        return f"{EXPERIMENT_PREFIX}{int(number)}", experiment_runs(store, int(number))
-    return str(int(text)), [store.run(int(text))]
+        experiment = store_id(number, "experiment id")
+        return f"{EXPERIMENT_PREFIX}{experiment}", experiment_runs(store, experiment)
+    run_id = store_id(text, "run id")
+    return str(run_id), [store.run(run_id)]
 
 
 def resolve(store: Store, reference: str) -> list[dict[str, Any]]:
@@ -80,7 +83,9 @@ def select_runs(
         raise MeltError("name the runs: RUN_ID…, --experiment ID or --last (exactly one of them)")
     if references:
         return [run for reference in references for run in resolve(store, reference)]
-    return experiment_runs(store, last_experiment_id(store) if last else int(experiment or 0))
+    if last:
+        return experiment_runs(store, last_experiment_id(store))
+    return experiment_runs(store, store_id(experiment or 0, "--experiment"))
 
 
 def measured_turns(store: Store, run_id: int, with_tokens: bool = False) -> list[dict[str, Any]]:

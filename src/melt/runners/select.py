@@ -6,6 +6,7 @@ once the device has what the framework needs there (its declared Python module).
 from __future__ import annotations
 
 from melt.devices.base import Device, DeviceError, DeviceFacts
+from melt.errors import MeltError
 from melt.frameworks.base import FrameworkOptions
 from melt.frameworks.registry import DEFAULT, Declaration, declaration
 from melt.runners.base import Runner, RunOptions
@@ -25,7 +26,7 @@ def check_framework_on(device: Device, framework: str) -> None:
     """One line when the framework cannot run on the device's transport."""
     why = NO_PYTHON.get(device.transport)
     if why is not None and not declaration(framework).kind.is_server:
-        raise DeviceError(f"--framework {framework} on device '{device.name}': {why}")
+        raise MeltError(f"--framework {framework} on device '{device.name}': {why}")
 
 
 def make_runner(
@@ -52,7 +53,7 @@ def make_runner(
         return InProcessRunner(device, options)
     python = getattr(device, "python", None)
     if python is None or facts.python is None:
-        raise DeviceError(
+        raise MeltError(
             f"device '{device.name}' ({device.transport}) has no Python for melt's runner; "
             "use a server framework there (--framework llama-server)"
         )

@@ -17,12 +17,16 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from melt.errors import MeltError
+from melt.extras import install_hint
 
 DEFAULT_STORE = "melt-results/melt.db"
 SQLITE_HEADER = b"SQLite format 3\x00"
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 POSTGRES_DRIVER = "postgresql+psycopg"
-POSTGRES_EXTRA = "pip install 'melt[postgres]'"
+POSTGRES_EXTRA = install_hint("postgres")
+# The one driver melt talks to each database through: a URL may name it (`postgresql+psycopg`)
+# or leave it out, never name another.
+DRIVERS = {"sqlite": "pysqlite", "postgresql": "psycopg"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,12 @@ def locate(spec: str | None) -> StoreLocation:
         ) from None
     shown = spec if url.password is None else url.render_as_string(hide_password=True)
     backend = url.get_backend_name()
+    _, plus, driver = url.drivername.partition("+")
+    if plus and backend in DRIVERS and driver != DRIVERS[backend]:
+        raise MeltError(
+            f"--store '{shown}': melt reaches {backend} through {DRIVERS[backend]}, not "
+            f"'{driver}' (write {backend}:// or {backend}+{DRIVERS[backend]}://)"
+        )
     if backend == "sqlite":
         if _is_memory(url):
             return StoreLocation(url, shown, in_memory=True)

@@ -22,6 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, insert, inspect, select, text, update
 
 from melt.errors import MeltError
+from melt.extras import install_hint
 from melt.store import schema
 from melt.store.location import StoreLocation
 
@@ -77,7 +78,8 @@ def check_known(revision: str, shown: str) -> None:
         )
     raise MeltError(
         f"results store '{shown}' was written by a newer melt (schema {revision}, this melt "
-        f"knows up to {head()}); upgrade melt (pip install -U melt) or pass --store another path"
+        f"knows up to {head()}); upgrade melt ({install_hint(upgrade=True)}) or pass --store "
+        "another path"
     )
 
 

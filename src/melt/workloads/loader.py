@@ -19,14 +19,16 @@ from melt.workloads.builtin import BUILTIN_WORKLOAD, builtin_workload_path
 from melt.workloads.conversation import Conversation, Workload
 
 WHAT = "workload file"
+BENCH_FIX = "pass --workload FILE"
 
 
-def load_workload(spec: str | Path) -> Workload:
-    """Load the built-in workload (``builtin:chat``) or a conversation file."""
+def load_workload(spec: str | Path, fix: str = BENCH_FIX) -> Workload:
+    """Load the built-in workload (``builtin:chat``) or a conversation file; `fix` is what
+    the user does when the file is missing (how the command takes it)."""
     if str(spec) == BUILTIN_WORKLOAD:
-        workload = _load_file(builtin_workload_path())
+        workload = _load_file(builtin_workload_path(), fix)
         return Workload(BUILTIN_WORKLOAD, workload.conversations, BUILTIN_WORKLOAD, workload.format)
-    return _load_file(Path(spec))
+    return _load_file(Path(spec), fix)
 
 
 def _parse(path: Path, text: str) -> tuple[list[Any], str]:
@@ -52,12 +54,12 @@ def _as_list(path: Path, data: Any) -> list[Any]:
     return data
 
 
-def _load_file(path: Path) -> Workload:
+def _load_file(path: Path, fix: str) -> Workload:
     # melt.files needs pydantic and PyYAML, which a device running melt's runner lacks;
     # the runner imports this package (for Conversation), never this function
     from melt.files import read_text_file
 
-    items, syntax = _parse(path, read_text_file(path, WHAT, "pass --workload FILE"))
+    items, syntax = _parse(path, read_text_file(path, WHAT, fix))
     if not items:
         raise MeltError(f"workload file '{path}' holds no conversations (add at least one)")
     conversations = []

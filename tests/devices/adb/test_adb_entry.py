@@ -39,5 +39,5 @@ def test_entry_rejects_mistakes_naming_the_field():
 
 def test_missing_adbutils_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(sys.modules, "adbutils", None)  # import adbutils → ImportError
-    with pytest.raises(MeltError, match=r"pip install 'melt\[adb\]'"):
+    with pytest.raises(MeltError, match=r"pip install 'melt-bench\[adb\]'"):
         AdbDevice("X", adb_server_port=1).state()

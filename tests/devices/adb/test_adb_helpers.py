@@ -8,7 +8,7 @@ import pytest
 
 from melt.devices.adb import CLOCK_SOURCES, check_abi, elf_machine
 from melt.devices.android_facts import parse_dumpsys_battery
-from melt.devices.base import DeviceError
+from melt.errors import MeltError
 
 
 def test_clock_sources_parse_to_ns():
@@ -30,7 +30,7 @@ def test_check_abi_by_elf_machine(tmp_path: Path):
     assert elf_machine(arm64) == 183
     check_abi(arm64, ("arm64-v8a", "armeabi-v7a"), "S1")
     check_abi(arm32, ("arm64-v8a", "armeabi-v7a"), "S1")  # 32-bit ARM runs on the v7a ABI
-    with pytest.raises(DeviceError, match="built for arm64-v8a but adb device S1 runs x86_64"):
+    with pytest.raises(MeltError, match="built for arm64-v8a but adb device S1 runs x86_64"):
         check_abi(arm64, ("x86_64",), "S1")
     text = tmp_path / "model.gguf"
     text.write_bytes(b"GGUF\x03\x00\x00\x00")

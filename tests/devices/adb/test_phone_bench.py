@@ -241,7 +241,7 @@ def test_no_space_on_the_phone_is_one_line_before_anything_is_pushed(
     make_x86_64(phone.root)
     (phone.root / ".state/df_avail_kb").write_text("2048\n")  # the phone's df: 2 MiB free
     code, _, err = bench().finish()
-    assert code == 2, err
+    assert code == 1, err
     err = err.strip()
     assert err.count("\n") == 0 and err.startswith("melt: error: device 'phone':"), err
     assert "has 2 MiB free" in err and "MiB (+" in err  # available vs needed (+ margin)
@@ -258,7 +258,7 @@ def test_the_phone_filling_up_during_the_push_is_one_line_from_adbds_fail(
     make_x86_64(phone.root)
     (phone.root / ".state/df_avail_kb_during_send").write_text("1000 /data/local/tmp/melt/bin/\n")
     code, _, err = bench().finish()
-    assert code == 2, err
+    assert code == 1, err
     err = err.strip()
     assert err.count("\n") == 0, err
     assert f"melt: error: adb device {phone.serial} ran out of space in " in err

@@ -28,6 +28,7 @@ import numpy as np
 
 from melt.config import RunSettings, SamplingSettings
 from melt.errors import MeltError
+from melt.extras import install_hint
 from melt.frameworks.base import FrameworkDefaults
 from melt.frameworks.chat_template import CHATML_TEMPLATE, ChatTemplate
 from melt.frameworks.common import ChatEngine, Generation, generate, rss_bytes
@@ -53,7 +54,7 @@ def import_og() -> Any:
     try:
         import onnxruntime_genai as og
     except ImportError:
-        raise MeltError("ONNX Runtime GenAI is not installed: pip install 'melt[ort]'") from None
+        raise MeltError(f"ONNX Runtime GenAI is not installed: {install_hint('ort')}") from None
     return og
 
 

@@ -7,6 +7,7 @@ from importlib import import_module
 from pathlib import Path
 
 from melt.errors import MeltError
+from melt.files import ARCHIVE_HEAD_BYTES, refuse_archive
 from melt.traces.importers.base import Importer, ImportResult, check_result, read_head
 from melt.traces.importers.sources import scope
 
@@ -71,6 +72,9 @@ def read(path: Path, format: str = AUTO) -> ImportResult:
     recognisable is a `MeltError`."""
     if not path.exists():
         raise MeltError(f"'{path}' not found (pass a MELT log, capture or results folder)")
+    if path.is_file():
+        with path.open("rb") as fh:
+            refuse_archive(path, fh.read(ARCHIVE_HEAD_BYTES), "import source")
     with scope(path):  # every file read from here on stays inside what the user named
         importer = get(format) if format != AUTO else detect(path)
         if importer is None:
