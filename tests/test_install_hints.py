@@ -95,7 +95,7 @@ def _ray() -> Any:
 
 
 def _ort() -> Any:
-    from melt.frameworks.ort_genai import import_og
+    from melt.frameworks.ort_genai.engine import import_og
 
     return import_og()
 

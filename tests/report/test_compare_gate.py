@@ -104,7 +104,7 @@ def test_a_threshold_that_is_no_finite_percentage_is_refused(
     _, db = _store(tmp_path)
     gated = melt("compare", "1", "1", "--fail-on-regression", threshold, "--store", db)
     assert gated.code == 2
-    assert "must be a finite percentage ≥ 0" in gated.err
+    assert "--fail-on-regression must be a finite number ≥ 0" in gated.err
     assert len(gated.err.strip().splitlines()) == 1
 
 
@@ -118,11 +118,11 @@ def test_a_threshold_that_is_no_finite_percentage_is_refused(
     ],
     ids=["compare-exp", "compare-run", "report-exp", "report-experiment"],
 )
-def test_an_id_past_64_bits_is_no_such_run_or_experiment(
+def test_an_id_past_64_bits_is_one_line(
     melt, tmp_path: Path, argv: list[str]
 ) -> None:
     _, db = _store(tmp_path)
     result = melt(*argv, "--store", db)
     assert result.code == 2
-    assert "18446744073709551617" in result.err and "no run" in result.err
+    assert "18446744073709551617" in result.err and "cannot be a stored id" in result.err
     assert len(result.err.strip().splitlines()) == 1
