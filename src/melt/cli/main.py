@@ -14,6 +14,7 @@ from melt.cli import compare as compare_cli
 from melt.cli import eval as eval_cli
 from melt.errors import MeltError
 from melt.interrupts import Terminated, describe, install, restore
+from melt.secrets import install_log_filter
 
 try:  # typer ≥ 0.25 vendors click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -55,6 +56,7 @@ def main(
         format="%(message)s",
         handlers=[RichHandler(console=stderr, show_time=False, show_path=False)],
     )
+    install_log_filter()  # no log line carries a URL password or a secret option's value
 
 
 def run() -> None:

@@ -115,6 +115,14 @@ def settle(store_key: str, abandon: Callable[[Unfinished], None]) -> int:
     were settled."""
     if not journal_path().exists():
         return 0
+    try:
+        return _settle(store_key, abandon)
+    except OSError as exc:  # a journal melt cannot rewrite: the runs wait for a later open
+        log.warning("cannot settle the runs noted in %s: %s", journal_path(), exc)
+        return 0
+
+
+def _settle(store_key: str, abandon: Callable[[Unfinished], None]) -> int:
     with _locked_journal() as fh:
         entries = _entries(fh)
         kept = []
