@@ -93,12 +93,13 @@ class Patience:
                 if kind is None:
                     raise
                 waited = time.monotonic() - self._outage_began()
-                if waited + delay > self.window_s:
+                if waited >= self.window_s:
                     raise OutOfPatience(kind, exc, attempts, waited) from exc
+                pause = min(delay, self.window_s - waited)  # the last try at the window's end
                 log.info(
-                    "results store %s (%s); retry %d in %.1f s", kind, reason(exc), attempts, delay
+                    "results store %s (%s); retry %d in %.1f s", kind, reason(exc), attempts, pause
                 )
-                time.sleep(delay)  # a backoff between attempts, not synchronisation
+                time.sleep(pause)  # a backoff between attempts, not synchronisation
                 delay = min(delay * 2, MAX_DELAY_S)
                 continue
             self._outage_ended()
