@@ -114,7 +114,7 @@ def test_a_lock_that_stays_is_one_line_after_its_window(
         store.add_turn(run_id, [1], **TURN)
     assert re.fullmatch(
         rf"the results store '{re.escape(str(path))}' stayed locked by another process "
-        r"\(\d+ attempts over 0 s\); stop the other writer or pass --store another path",
+        r"\(\d+ attempts over \d+ s\); stop the other writer or pass --store another path",
         str(caught.value),
     )
     assert store.turns(run_id) == []
