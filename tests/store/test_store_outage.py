@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.bench_process import LONG_CONVERSATION, SRC
 from tests.store.conftest import PostgresServer, new_database
 from tests.store.filesystems import fill
+from tests.store.test_postgres import _has_turn
 from tests.store.test_store import RUN, TURN
 from tests.waiting import wait_until
 
@@ -178,3 +183,98 @@ def test_the_journal_settles_only_its_own_stores_runs_of_their_own_writer(
     open_store(str(tmp_path / "b.db"), create=False)
     assert stores[1].run(runs[1])["status"] == "abandoned"
     assert _journal_lines() == []
+
+
+class _Bench:
+    """A `melt -v bench` subprocess on a PostgreSQL store; its stderr read as it comes, so a
+    test can wait for a line."""
+
+    def __init__(self, url: str, workload: Path, retry_s: str) -> None:
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(SRC), str(SRC.parent)]),
+            "COLUMNS": "1000",  # one log record, one line
+            RETRY_ENV: retry_s,
+        }
+        argv = [sys.executable, "-m", "melt", "-v", "bench", "--workload", str(workload)]
+        argv += ["--max-new-tokens", "8", "--threads", "1", "--warmup", "0", "--store", url]
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+        )
+        self.lines: list[str] = []
+        self.waiting = threading.Event()
+        self._reader = threading.Thread(target=self._read)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            if "results store unreachable" in line:
+                self.waiting.set()
+
+    def wait_for_a_turn(self, url: str) -> None:
+        stored = wait_until(lambda: _has_turn(url) or self.proc.poll() is not None, 600)
+        assert stored and self.proc.poll() is None, "".join(self.lines)
+
+    def end(self) -> tuple[int, str]:
+        code = self.proc.wait(timeout=600)
+        self._reader.join(timeout=60)
+        return code, "".join(self.lines)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=60)
+
+
+@pytest.fixture
+def long_workload(tmp_path: Path) -> Path:
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps(LONG_CONVERSATION))
+    return path
+
+
+@pytest.mark.slow
+def test_a_bench_whose_postgres_restarts_mid_run_completes(
+    restartable_postgres: PostgresServer, long_workload: Path
+) -> None:
+    url = new_database(restartable_postgres.url)
+    bench = _Bench(url, long_workload, "300")
+    try:
+        bench.wait_for_a_turn(url)
+        restartable_postgres.stop()
+        assert wait_until(lambda: bench.waiting.is_set() or bench.proc.poll() is not None, 300)
+        assert bench.proc.poll() is None, "".join(bench.lines)  # it waits for its server
+        restartable_postgres.start()
+        code, err = bench.end()
+    finally:
+        bench.kill()
+    assert code == 0, err
+    (run,) = open_store(url, create=False).list_runs()
+    assert run["status"] == "completed"
+    turns = open_store(url, create=False).turns(run["id"])
+    assert len(turns) == len(LONG_CONVERSATION[0]) == run["summary"]["aggregates"]["turns"]
+
+
+@pytest.mark.slow
+def test_a_bench_whose_postgres_stays_down_says_so_and_the_run_is_abandoned(
+    restartable_postgres: PostgresServer, long_workload: Path
+) -> None:
+    url = new_database(restartable_postgres.url)
+    bench = _Bench(url, long_workload, "2")
+    try:
+        bench.wait_for_a_turn(url)
+        restartable_postgres.stop()
+        code, err = bench.end()
+    finally:
+        bench.kill()
+    assert code != 0 and "Traceback" not in err, err
+    (said,) = [line for line in err.splitlines() if line.startswith("melt: error:")]
+    assert said.startswith(f"melt: error: lost the connection to the results store '{url}'")
+    assert "is left without its final status 'failed'" in said and "marks it abandoned" in said
+    restartable_postgres.start()
+    (run,) = open_store(url, create=False).list_runs()
+    assert run["status"] == run["recorded_status"] == "abandoned"
+    assert "lost the connection to the results store" in run["error"]
+    assert run["ended_at"] is not None
