@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.bench_process import LONG_CONVERSATION, SRC
+from tests.bench_process import LONG_CONVERSATION, SRC, BenchProcess
 from tests.store.conftest import PostgresServer, new_database
 from tests.store.filesystems import fill
 from tests.store.test_postgres import _has_turn
 from tests.store.test_store import RUN, TURN
 from tests.waiting import wait_until
 
+from melt.errors import MeltError
 from melt.store import open_store
 from melt.store.db import Store
 from melt.store.failures import StoreUnavailable
@@ -185,6 +186,17 @@ def test_the_journal_settles_only_its_own_stores_runs_of_their_own_writer(
     assert _journal_lines() == []
 
 
+@pytest.mark.parametrize("value", ["soon", "-1", "nan", "inf"])
+def test_a_bad_retry_window_is_one_line(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(RETRY_ENV, value)
+    with pytest.raises(MeltError) as caught:
+        open_store(str(tmp_path), write=True)
+    assert str(caught.value).startswith(f"{RETRY_ENV}='{value}' is not a number of seconds")
+    assert not (tmp_path / "melt.db").exists()
+
+
 class _Bench:
     """A `melt -v bench` subprocess on a PostgreSQL store; its stderr read as it comes, so a
     test can wait for a line."""
@@ -278,3 +290,31 @@ def test_a_bench_whose_postgres_stays_down_says_so_and_the_run_is_abandoned(
     assert run["status"] == run["recorded_status"] == "abandoned"
     assert "lost the connection to the results store" in run["error"]
     assert run["ended_at"] is not None
+
+
+@pytest.mark.slow
+def test_a_bench_whose_disk_fills_mid_run_leaves_no_run_running(
+    tmpfs: Callable[[str], Path], long_workload: Path
+) -> None:
+    folder = tmpfs("4m")
+    store = folder / "melt.db"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(SRC.parent)])}
+    argv = [sys.executable, "-m", "melt", "bench", "--workload", str(long_workload)]
+    argv += ["--max-new-tokens", "8", "--threads", "1", "--warmup", "0", "--store", str(store)]
+    bench = BenchProcess(
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env),
+        store,
+    )
+    try:
+        bench.wait_for_turns(1, 600)
+        fill(folder)
+        _, err = bench.proc.communicate(timeout=600)
+    finally:
+        if bench.proc.poll() is None:
+            bench.proc.kill()
+    assert "Traceback" not in err, err
+    (folder / "filler").unlink()
+    (run,) = open_store(str(store), create=False).list_runs()
+    # Its final status if it fitted, else abandoned by this open: never running, never silent.
+    assert run["recorded_status"] in ("failed", "abandoned"), run
+    assert "free space on its disk" in run["error"]

@@ -141,10 +141,10 @@ class Store:
         )
 
     def _patiently(self, fn: Callable[[Connection], T], engine: Engine | None = None) -> T:
-        """`fn` in a connection of its own (in a write transaction when `engine` or
-        `writing`), retried within the store's window while another process holds the lock
-        or, once the store was reached, its server is gone (store/retry.py); any other
-        database failure, and a wait that ran out, is one line (store/failures.py)."""
+        """`fn` in a connection of its own (in a committed write transaction on `engine`
+        when one is given), retried within the store's window while another process holds
+        the lock or, once the store was reached, its server is gone (store/retry.py); any
+        other database failure, and a wait that ran out, is one line (store/failures.py)."""
         writing = engine is not None
         connected = False
 

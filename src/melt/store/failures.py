@@ -39,6 +39,7 @@ POSTGRES_GONE_TEXT = (
 )
 LOCKED = "locked"
 UNREACHABLE = "unreachable"
+RETRY_WINDOW_ENV = "MELT_STORE_RETRY_S"  # how long store/retry.py waits, in seconds
 LOW_SPACE_BYTES = 1 << 20
 
 
@@ -49,8 +50,9 @@ class StoreError(MeltError):
 class StoreUnavailable(StoreError):
     """A store that was opened cannot take a read or write any more (its server stayed away
     past the retry window, its disk is full, another process kept the lock): one line naming
-    the store and the cause. A run's executor catches it where the run ends: the store has
-    then journaled the run (store/unfinished.py) and its next open marks it abandoned."""
+    the store and the cause. From `Store.finish_run` it also means the run is journaled
+    (store/unfinished.py) and the store's next open marks it abandoned: a run's executor
+    catches it where the run ends and reports it."""
 
 
 def reason(exc: BaseException) -> str:
@@ -141,7 +143,7 @@ def unreachable_error(shown: str, exc: BaseException, attempts: int, waited_s: f
     return StoreUnavailable(
         f"lost the connection to the results store '{shown}' and it did not come back "
         f"({attempts} attempts over {waited_s:.0f} s; {reason(exc)}); check that the server "
-        "is running (MELT_STORE_RETRY_S sets how long melt waits)"
+        f"is running ({RETRY_WINDOW_ENV} sets how long melt waits)"
     )
 
 

@@ -21,12 +21,12 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from melt.errors import MeltError
-from melt.store.failures import reason
+from melt.store.failures import RETRY_WINDOW_ENV, reason
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-WINDOW_ENV = "MELT_STORE_RETRY_S"
+WINDOW_ENV = RETRY_WINDOW_ENV
 DEFAULT_WINDOW_S = 30.0
 FIRST_DELAY_S = 0.1
 MAX_DELAY_S = 2.0
