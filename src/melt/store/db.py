@@ -113,7 +113,10 @@ def _engine(location: StoreLocation, foreign_keys: bool = True) -> Engine:
         engine = create_engine(location.url, connect_args=sqlite.connect_args())
         sqlite.configure(engine, foreign_keys=foreign_keys)
         return engine
-    return create_engine(location.url, pool_pre_ping=True)
+    # A server that does not answer (a host down, not refusing) fails a connection attempt
+    # in seconds, so the retry window bounds the wait (a URL's own connect_timeout wins).
+    connect_args = {} if "connect_timeout" in location.url.query else {"connect_timeout": 10}
+    return create_engine(location.url, pool_pre_ping=True, connect_args=connect_args)
 
 
 class Store:
