@@ -96,7 +96,10 @@ class SecretFilter(logging.Filter):
     handler formats it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: the handler reports it as logging does
+            return True
         masked = mask_text(message)
         if masked != message:
             record.msg, record.args = masked, None
