@@ -11,8 +11,8 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from itertools import count
 from pathlib import Path
 
 import pytest
@@ -159,14 +159,11 @@ def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
             time.sleep(0.1)  # polling a condition with a deadline, not synchronisation
 
 
-_databases = count()
-
-
 def new_database(server_url: str) -> str:
     """The URL of a new, empty database on a server."""
     import psycopg
 
-    name = f"melt_test_{os.getpid()}_{next(_databases)}"
+    name = f"melt_test_{os.getpid()}_{uuid.uuid4().hex[:12]}"  # unique in any import of this module
     with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return f"{server_url}/{name}"
