@@ -11,8 +11,8 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from itertools import count
 from pathlib import Path
 
 import pytest
@@ -59,52 +59,93 @@ def _as_server_user() -> dict:
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
+class PostgresServer:
+    """A PostgreSQL server (Debian's `postgresql` package) in a temporary folder on a free
+    loopback port, trust auth for user `melt`; it can be stopped and started again on the
+    same data and port (a server restarting under a run)."""
+
+    def __init__(self) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="melt-pg-"))
+        self.user = _as_server_user()
+        if self.user:
+            os.chown(self.base, self.user["user"], self.user["group"])
+        self.data = self.base / "data"
+        subprocess.run(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "melt",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
+            check=True,
+            capture_output=True,
+            **self.user,
+        )
+        self.port = _free_port()
+        self.url = f"postgresql://melt@127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                str(PG_BIN / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.base),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(self.base / "server.log").open("ab"),
+            **self.user,
+        )
+        _wait_ready(self.url, self.process)
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT): open connections are closed, as when an admin stops it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(2)
+            self.process.wait(timeout=60)
+        self.process = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """A PostgreSQL server (Debian's `postgresql` package) in a temporary folder on a free
-    loopback port (trust auth for user `melt`), stopped by its PID at the end of the
-    session. Yields its base URL."""
-    base = Path(tempfile.mkdtemp(prefix="melt-pg-"))
-    user = _as_server_user()
-    if user:
-        os.chown(base, user["user"], user["group"])
-    data = base / "data"
-    subprocess.run(
-        [str(PG_BIN / "initdb"), "-D", str(data), "-U", "melt", "--auth=trust", "-E", "UTF8"],
-        check=True,
-        capture_output=True,
-        **user,
-    )
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            str(PG_BIN / "postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-k",
-            str(base),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "fsync=off",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(base / "server.log").open("wb"),
-        **user,
-    )
-    url = f"postgresql://melt@127.0.0.1:{port}"
+    """The session's PostgreSQL server, stopped at the end of the session. Yields its base
+    URL."""
+    server = PostgresServer()
     try:
-        _wait_ready(url, server)
-        yield url
+        server.start()
+        yield server.url
     finally:
-        server.send_signal(2)  # SIGINT: PostgreSQL's fast shutdown
-        server.wait(timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
+        server.remove()
 
 
-def _wait_ready(url: str, server: subprocess.Popen) -> None:
+@pytest.fixture
+def restartable_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test's own, started, that the test may stop and start."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
     import psycopg
 
     deadline = time.monotonic() + READY_WITHIN_S
@@ -118,15 +159,17 @@ def _wait_ready(url: str, server: subprocess.Popen) -> None:
             time.sleep(0.1)  # polling a condition with a deadline, not synchronisation
 
 
-_databases = count()
+def new_database(server_url: str) -> str:
+    """The URL of a new, empty database on a server."""
+    import psycopg
+
+    name = f"melt_test_{os.getpid()}_{uuid.uuid4().hex[:12]}"  # unique in any import of this module
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{server_url}/{name}"
 
 
 @pytest.fixture
 def postgres_url(postgres_server: str) -> str:
     """A new, empty database on the session's server."""
-    import psycopg
-
-    name = f"melt_test_{os.getpid()}_{next(_databases)}"
-    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{postgres_server}/{name}"
+    return new_database(postgres_server)

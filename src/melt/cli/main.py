@@ -22,6 +22,7 @@ from melt.devices.base import DeviceError
 from melt.errors import MeltError
 from melt.frameworks.openai_client import ServerError
 from melt.interrupts import Terminated, describe, install, restore
+from melt.secrets import install_log_filter
 
 try:  # typer ≥ 0.25 vendors click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -75,6 +76,7 @@ def main(
         format="%(message)s",
         handlers=[RichHandler(console=stderr, show_time=False, show_path=False)],
     )
+    install_log_filter()  # no log line carries a URL password or a secret option's value
 
 
 def run() -> None:

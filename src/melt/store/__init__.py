@@ -2,6 +2,6 @@
 (DESIGN.md: Storage)."""
 
 from melt.store.db import DEFAULT_STORE, Store, open_store
-from melt.store.failures import StoreError
+from melt.store.failures import StoreError, StoreUnavailable
 
-__all__ = ["DEFAULT_STORE", "Store", "StoreError", "open_store"]
+__all__ = ["DEFAULT_STORE", "Store", "StoreError", "StoreUnavailable", "open_store"]

@@ -4,8 +4,12 @@
 path (store/location.py). Commands that only read open with ``create=False`` and never make
 a store; commands that write open with ``write=True``, which refuses an in-memory store and
 proves with a real write that the store takes writes before any work starts. Every write
-goes through `Store.write`: one transaction, retried a bounded number of times while
-another process holds the lock, any other failure one line (store/failures.py).
+goes through `Store.write`: one transaction, retried within a bounded window while another
+process holds the lock or a PostgreSQL server melt reached is gone (store/retry.py); any
+other failure is one line (store/failures.py). A run whose final status cannot be written
+is journaled and marked `abandoned`, with the reason, by the store's next open
+(store/unfinished.py). No secret reaches a row: commands, configs and run columns are
+masked on the way in (melt/secrets.py).
 """
 
 from __future__ import annotations
@@ -20,19 +24,22 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, delete, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from melt import interrupts
 from melt.errors import MeltError
-from melt.store import migrate, schema, sqlite
+from melt.secrets import mask_data, mask_text
+from melt.store import migrate, schema, sqlite, unfinished
 from melt.store.failures import (
+    GIVE_UP,
     StoreError,
+    StoreUnavailable,
     connect_error,
-    is_transient,
-    locked_error,
+    reason,
+    wait_kind,
     write_error,
 )
-from melt.store.liveness import this_process, with_liveness
+from melt.store.liveness import ABANDONED, RUNNING, this_process, with_liveness
 from melt.store.location import (
     DEFAULT_STORE,
     StoreLocation,
@@ -43,6 +50,7 @@ from melt.store.location import (
     locate,
     on_read_only_filesystem,
 )
+from melt.store.retry import OutOfPatience, Patience, window_from_env
 from melt.store.timestamps import ENCODING, decode, encode
 
 log = logging.getLogger(__name__)
@@ -50,9 +58,6 @@ T = TypeVar("T")
 
 __all__ = ["DEFAULT_STORE", "Store", "now_iso", "open_store"]
 
-WRITE_ATTEMPTS = 8
-RETRY_FIRST_DELAY_S = 0.1
-RETRY_MAX_DELAY_S = 2.0
 MAX_ROW_ID = 2**63 - 1  # SQLite's and PostgreSQL's largest integer key
 
 
@@ -72,6 +77,7 @@ def open_store(spec: str | None = None, *, write: bool = False, create: bool = T
     commits (`Store.check_writable`) before returning. `create`: make the store if it does
     not exist (read commands pass False and get "no results store at ...")."""
     location = locate(spec)
+    window_s = window_from_env()
     if write and location.in_memory:
         raise MeltError(
             f"--store '{location.shown}' is an in-memory database: everything written to it "
@@ -79,7 +85,8 @@ def open_store(spec: str | None = None, *, write: bool = False, create: bool = T
         )
     check_driver(location)
     check_sqlite_file(location, create or write)
-    if on_read_only_filesystem(location):
+    read_only = on_read_only_filesystem(location)
+    if read_only:
         if write:
             raise StoreError(
                 f"cannot write the results store '{location.shown}' (its filesystem is "
@@ -87,11 +94,14 @@ def open_store(spec: str | None = None, *, write: bool = False, create: bool = T
             )
         if not has_pending_wal(location):
             location = immutable(location)
-    store = Store(_engine(location), location)
+    store = Store(_engine(location), location, window_s)
     try:
         store.prepare(create or write)
+        store.reached = True
         if write:
             store.check_writable()
+        if not read_only:
+            unfinished.settle(location.key, store.abandon)
     except BaseException:
         store.engine.dispose()  # a refused store keeps no connection pool open
         raise
@@ -103,60 +113,72 @@ def _engine(location: StoreLocation, foreign_keys: bool = True) -> Engine:
         engine = create_engine(location.url, connect_args=sqlite.connect_args())
         sqlite.configure(engine, foreign_keys=foreign_keys)
         return engine
-    return create_engine(location.url, pool_pre_ping=True)
+    # A server that does not answer (a host down, not refusing) fails a connection attempt
+    # in seconds, so the retry window bounds the wait (a URL's own connect_timeout wins).
+    connect_args = {} if "connect_timeout" in location.url.query else {"connect_timeout": 10}
+    return create_engine(location.url, pool_pre_ping=True, connect_args=connect_args)
 
 
 class Store:
-    def __init__(self, engine: Engine, location: StoreLocation) -> None:
+    def __init__(
+        self, engine: Engine, location: StoreLocation, window_s: float | None = None
+    ) -> None:
         self.engine = engine
         self.location = location
         self.spec = location.shown
+        self.patience = Patience(window_from_env() if window_s is None else window_s)
+        # Once the schema was read, a lost PostgreSQL connection is waited for, not refused.
+        self.reached = False
 
     # --- connections and transactions ----------------------------------------------------
 
-    def _connect(self, engine: Engine | None = None, action: str = "open") -> Connection:
+    def _failure(self, exc: OperationalError, writing: bool, connected: bool) -> StoreError:
+        """One line for a failure no wait helps, by what was being done."""
+        if not connected and self.location.dialect != "sqlite":
+            return connect_error(self.spec, exc)
+        if writing or not connected:
+            action = "write" if writing else "open"
+            return write_error(self.spec, exc, self.location.sqlite_path, action)
+        return StoreUnavailable(
+            f"cannot read the results store '{self.spec}' ({reason(exc)}); check --store"
+        )
+
+    def _patiently(self, fn: Callable[[Connection], T], engine: Engine | None = None) -> T:
+        """`fn` in a connection of its own (in a committed write transaction on `engine`
+        when one is given), retried within the store's window while another process holds
+        the lock or, once the store was reached, its server is gone (store/retry.py); any
+        other database failure, and a wait that ran out, is one line (store/failures.py)."""
+        writing = engine is not None
+        connected = False
+
+        def attempt() -> T:
+            nonlocal connected
+            connected = False
+            with interrupts.deferred():
+                conn = (engine or self.engine).connect()
+                connected = True
+                if not writing:
+                    with conn:
+                        return fn(conn)
+                conn = conn.execution_options(**{sqlite.WRITE_OPTION: True})
+                with conn, conn.begin():
+                    return fn(conn)
+
+        dialect = self.location.dialect
         try:
-            return (engine or self.engine).connect()
+            return self.patience.run(attempt, lambda e: wait_kind(e, dialect, self.reached))
+        except OutOfPatience as out:
+            raise GIVE_UP[out.kind](self.spec, out.cause, out.attempts, out.waited_s) from None
         except OperationalError as exc:
-            if self.location.dialect == "sqlite":
-                raise write_error(self.spec, exc, self.location.sqlite_path, action) from None
-            raise connect_error(self.spec, exc) from None
+            raise self._failure(exc, writing, connected) from None
 
     def read(self, fn: Callable[[Connection], T]) -> T:
-        with interrupts.deferred(), self._connect() as conn:
-            try:
-                return fn(conn)
-            except OperationalError as exc:
-                raise StoreError(
-                    f"cannot read the results store '{self.spec}' ({exc.orig}); check --store"
-                ) from None
+        return self._patiently(fn)
 
     def write(self, fn: Callable[[Connection], T], engine: Engine | None = None) -> T:
-        """Run `fn` in one committed write transaction. While another process holds the
-        lock, wait (SQLite's busy timeout) and retry, `WRITE_ATTEMPTS` times at most."""
-        delay = RETRY_FIRST_DELAY_S
-        started = time.monotonic()
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                with interrupts.deferred():
-                    conn = self._connect(engine, "write")
-                    conn = conn.execution_options(**{sqlite.WRITE_OPTION: True})
-                    with conn, conn.begin():
-                        return fn(conn)
-            except OperationalError as exc:
-                if not is_transient(exc):
-                    raise write_error(self.spec, exc, self.location.sqlite_path) from None
-                if attempt == WRITE_ATTEMPTS:
-                    raise locked_error(self.spec, attempt, time.monotonic() - started) from None
-                log.info("results store busy (%s); retry %d in %.1f s", exc.orig, attempt, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_DELAY_S)
-            except DBAPIError as exc:
-                if is_transient(exc) and attempt < WRITE_ATTEMPTS:
-                    time.sleep(delay)
-                    continue
-                raise
-        raise AssertionError("unreachable")
+        """Run `fn` in one committed write transaction (on `engine`, the store's own by
+        default), retried while the store is busy or its server briefly gone."""
+        return self._patiently(fn, engine or self.engine)
 
     def prepare(self, create: bool) -> None:
         """Create, upgrade or accept the schema (store/migrate.py); read-only when the
@@ -196,7 +218,12 @@ class Store:
     # --- writing -------------------------------------------------------------------------
 
     def create_experiment(self, name: str, command: str, config: Mapping[str, Any]) -> int:
-        row = {"created_at": now_iso(), "name": name, "command": command, "config": dict(config)}
+        row = {
+            "created_at": now_iso(),
+            "name": name,
+            "command": mask_text(command),
+            "config": mask_data(dict(config)),
+        }
         return self.write(
             lambda conn: int(
                 conn.execute(insert(schema.experiments).values(**row)).inserted_primary_key[0]
@@ -234,7 +261,7 @@ class Store:
         now = now_iso()
         row = {"status": "running", "started_at": now, "heartbeat_at": now}
         row.update(this_process())
-        row.update(columns)
+        row.update(mask_data(columns))
         return self.write(
             lambda conn: int(
                 conn.execute(insert(schema.runs).values(**row)).inserted_primary_key[0]
@@ -243,9 +270,10 @@ class Store:
 
     def update_run(self, run_id: int, **columns: Any) -> None:
         runs = schema.runs
+        values = mask_data(columns)
         self.write(
             lambda conn: conn.execute(
-                update(runs).where(runs.c.id == run_id).values(heartbeat_at=now_iso(), **columns)
+                update(runs).where(runs.c.id == run_id).values(heartbeat_at=now_iso(), **values)
             )
         )
 
@@ -261,7 +289,31 @@ class Store:
     def finish_run(
         self, run_id: int, status: str, error: str | None = None, **columns: Any
     ) -> None:
-        self.update_run(run_id, status=status, error=error, ended_at=now_iso(), **columns)
+        """Give a run its final status. When the store cannot take it, the run is journaled
+        for the next open to mark abandoned, and `StoreUnavailable` says so in one line."""
+        ended_at = now_iso()
+        try:
+            self.update_run(run_id, status=status, error=error, ended_at=ended_at, **columns)
+        except StoreUnavailable as exc:
+            raise unfinished.left_unfinished(
+                self.location.key, self.spec, run_id, status, mask_data(error), exc, ended_at
+            ) from None
+
+    def abandon(self, entry: unfinished.Unfinished) -> None:
+        """Mark a journaled run abandoned, with why its writer could not finish it; only
+        while it is still `running` as written by that writer."""
+        runs = schema.runs
+        statement = (
+            update(runs)
+            .where(
+                runs.c.id == entry.run_id,
+                runs.c.status == RUNNING,
+                runs.c.pid == entry.pid,
+                runs.c.host == entry.host,
+            )
+            .values(status=ABANDONED, error=mask_text(entry.abandoned_error()), ended_at=entry.at)
+        )
+        self.write(lambda conn: conn.execute(statement))
 
     def add_turn(self, run_id: int, token_ns: list[int] | tuple[int, ...], **columns: Any) -> int:
         """Insert one turn and its token timestamps in one transaction (committed)."""

@@ -42,6 +42,14 @@ class StoreLocation:
     def dialect(self) -> str:
         return self.url.get_dialect().name
 
+    @property
+    def key(self) -> str:
+        """What names this store across processes (no password): its SQLite file's real
+        path, or its server URL."""
+        if self.sqlite_path is not None:
+            return f"sqlite:{self.sqlite_path.resolve()}"
+        return self.url.render_as_string(hide_password=True)
+
 
 def _sqlite_path(spec: str) -> Path:
     """An existing file is the database; an existing folder, or a new path without a
