@@ -22,7 +22,8 @@ from melt.devices.base import DeviceError
 from melt.errors import MeltError
 from melt.frameworks.openai_client import ServerError
 from melt.interrupts import Terminated, describe, install, restore
-from melt.secrets import install_log_filter
+from melt.secrets import install_log_filter, mask_text
+from melt.store import StoreUnavailable
 
 try:  # typer ≥ 0.25 vendors click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -34,7 +35,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 # One-line errors that are a fault of what melt drives, not of the user's input: they exit
 # 1, as a fleet does when a device's run failed. Every other MeltError is the user's: 2.
-FAULTS: tuple[type[MeltError], ...] = (DeviceError, ServerError)
+FAULTS: tuple[type[MeltError], ...] = (DeviceError, ServerError, StoreUnavailable)
 # Commands that store what they measure as they go: an interrupt keeps it.
 MEASURING = frozenset({"bench", "eval"})
 KEPT = "everything measured so far is in the store"
@@ -100,7 +101,8 @@ def _run() -> None:
         stderr.print(_stopped(describe(exc.signum)), markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except MeltError as exc:
-        stderr.print(f"melt: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        line = mask_text(str(exc))  # an error may quote a URL the user typed, password and all
+        stderr.print(f"melt: error: {line}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_FAILED if isinstance(exc, FAULTS) else EXIT_USAGE)
     except NoArgsIsHelpError as exc:
         exc.show()
