@@ -86,8 +86,9 @@ def test_the_cli_log_handlers_mask_every_record() -> None:
     # A process of its own: the CLI's logging setup as a user's `melt` gets it.
     code = (
         "import logging\n"
+        "from types import SimpleNamespace\n"
         "from melt.cli.main import main\n"
-        "main(verbose=False)\n"
+        "main(SimpleNamespace(invoked_subcommand='bench'), verbose=False)\n"
         "logging.getLogger('melt.store.db').warning(\n"
         "    'store %s unreachable (endpoint %s)',\n"
         "    'postgresql://melt:hunter2@db/melt', 'https://sk-secret@api/v1')\n"
