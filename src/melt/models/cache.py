@@ -299,7 +299,9 @@ def register(artifact: Artifact) -> Artifact:
         "quant": artifact.quant,
         "sha256": artifact.sha256,
         "size_bytes": artifact.size_bytes,
-        "stamp": _stamp(artifact.path.stat()),
+        "stamp": _folder_stamp(artifact.path)
+        if artifact.path.is_dir()
+        else _stamp(artifact.path.stat()),
         "origin": asdict(artifact.origin),
         "file": str(artifact.path.relative_to(models_dir().resolve())),
     }
