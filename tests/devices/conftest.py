@@ -32,6 +32,14 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def sshd_without_sftp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    """An sshd with no SFTP subsystem (a Dropbear-like board: a shell is all there is)."""
+    server = start_sshd(tmp_path_factory.mktemp("sshd-no-sftp"), sftp=False)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def known_hosts(tmp_path: Path, sshd: Sshd) -> Path:
     path = tmp_path / "known_hosts"

@@ -98,7 +98,9 @@ class Sshd:
                 self.proc.wait()
 
 
-def start_sshd(directory: Path) -> Sshd:
+def start_sshd(directory: Path, sftp: bool = True) -> Sshd:
+    """An sshd on a free port; `sftp=False` leaves out the SFTP subsystem, as Dropbear and
+    trimmed OpenSSH builds on boards do (only a shell is there)."""
     directory.mkdir(parents=True, exist_ok=True)
     host_key = keygen(directory / "host_ed25519")
     client_key = keygen(directory / "client_ed25519")
@@ -120,7 +122,7 @@ def start_sshd(directory: Path) -> Sshd:
                 "UsePAM no",
                 "StrictModes no",
                 "PermitRootLogin prohibit-password",
-                "Subsystem sftp internal-sftp",
+                "Subsystem sftp internal-sftp" if sftp else "",
                 "LogLevel ERROR",
                 "MaxStartups 50",
                 "MaxSessions 50",

@@ -50,7 +50,7 @@ def test_a_touched_but_intact_entry_is_rehashed_once_and_kept() -> None:
     os.utime(made.path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
     assert cache.load(made.sha256) == made
     sidecar = json.loads((cache.models_dir() / f"{made.sha256}.json").read_text())
-    assert sidecar["mtime_ns"] == made.path.stat().st_mtime_ns
+    assert sidecar["stamp"][1] == made.path.stat().st_mtime_ns
 
 
 @pytest.mark.parametrize("same_size", [True, False])

@@ -4,11 +4,23 @@ A file is copied to a temporary name, its size and sha256 are checked on the dev
 only then is it renamed into place, so an interrupted copy never leaves a file that looks
 complete. Free space is checked before anything is sent. What was sent is counted, so a
 second run can show it pushed nothing.
+
+A file already on the device is reused only when its content is known to be the one
+wanted, never by its size alone: after a verified push melt records, on the controller,
+the device's own `stat` of the file (size, inode, modification and change times, in ns
+where the device's stat shows them). The change time moves on every write, rename or
+`touch`, and no user can set it back, so a file whose stat still matches that record is
+the file melt checked. Any other file of the right size is hashed on the device
+(`sha256sum`) before it is used; one that differs is sent again. The device therefore
+always runs the controller's exact runner, server binary and model.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
+import os
 import posixpath
 import shlex
 import tempfile
@@ -17,7 +29,11 @@ from pathlib import Path
 
 from melt.devices.base import Device, DeviceError
 
+log = logging.getLogger(__name__)
+
 SPACE_MARGIN_BYTES = 64 * 1024 * 1024
+# size, inode, mtime, ctime: GNU, busybox and toybox stat print the times with nanoseconds.
+_STAT_FORMAT = "%s %i %y %z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +78,80 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def ensure_file(device: Device, local: Path, remote: str, sha256: str) -> Deployed:
-    """`local` at `remote` on the device, sent only when it is not already there intact."""
+def _stat_line(device: Device, remote: str, *, make_parent: bool = False) -> str | None:
+    """The device's `stat` of `remote` (see `_STAT_FORMAT`), None when there is no file."""
+    q = shlex.quote(remote)
+    mkdir = f"mkdir -p {shlex.quote(posixpath.dirname(remote))} && " if make_parent else ""
+    out = _sh(device, f"{mkdir}{{ stat -c {shlex.quote(_STAT_FORMAT)} {q} 2>/dev/null || :; }}")
+    line = out.strip()
+    return line if line[:1].isdigit() else None
+
+
+class DeployRecords:
+    """What melt verified on each device, kept on the controller (`<cache>/deployed/`), so
+    a file on the device cannot vouch for itself: one small JSON file per (device, path),
+    replaced atomically, so devices deploying in parallel never share a file."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        if folder is None:
+            from melt.models.artifact import cache_dir
+
+            folder = cache_dir() / "deployed"
+        self.folder = folder
+
+    def _path(self, device: Device, remote: str) -> Path:
+        key = hashlib.sha256(f"{device.name}\0{remote}".encode()).hexdigest()[:32]
+        return self.folder / f"{key}.json"
+
+    def matches(self, device: Device, remote: str, sha256: str, stat_line: str) -> bool:
+        try:
+            record = json.loads(self._path(device, remote).read_text())
+        except (OSError, ValueError):
+            return False
+        return record == {"sha256": sha256, "stat": stat_line}
+
+    def save(self, device: Device, remote: str, sha256: str, stat_line: str) -> None:
+        """Best effort: a record that cannot be written costs a hash on the device next time."""
+        path = self._path(device, remote)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"sha256": sha256, "stat": stat_line}))
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            log.debug("could not record %s on %s: %s", remote, device.name, exc)
+
+
+def _verified_in_place(
+    device: Device, remote: str, sha256: str, size: int, records: DeployRecords
+) -> bool:
+    """True when the file at `remote` is the one wanted: it matches melt's record, or it has
+    the right size and hashes to `sha256` on the device (then it is recorded)."""
+    stat_line = _stat_line(device, remote, make_parent=True)
+    if stat_line is None:
+        return False
+    if records.matches(device, remote, sha256, stat_line):
+        return True
+    if stat_line.split()[0] != str(size):
+        return False
+    if remote_sha256(device, remote) != sha256:
+        log.warning("%s: %s is not the file melt sent there; sending it again", device.name, remote)
+        return False
+    records.save(device, remote, sha256, stat_line)
+    return True
+
+
+def ensure_file(
+    device: Device, local: Path, remote: str, sha256: str, records: DeployRecords | None = None
+) -> Deployed:
+    """`local` at `remote` on the device, sent only when the content there is not already
+    `sha256` (see the module's docstring for how that is known)."""
+    records = records or DeployRecords()
     size = local.stat().st_size
-    directory = posixpath.dirname(remote)
-    q_remote = shlex.quote(remote)
-    listing = _sh(
-        device, f"mkdir -p {shlex.quote(directory)} && wc -c < {q_remote} 2>/dev/null || true"
-    )
-    if listing.strip().isdigit() and int(listing.strip()) == size:
+    if _verified_in_place(device, remote, sha256, size, records):
         return Deployed(remote, 0)
+    directory = posixpath.dirname(remote)
     free = free_bytes(device, directory)
     if free < size + SPACE_MARGIN_BYTES:
         raise DeviceError(
@@ -88,7 +168,10 @@ def ensure_file(device: Device, local: Path, remote: str, sha256: str) -> Deploy
             f"device '{device.name}': {local.name} arrived damaged (sha256 {got[:12]} on the "
             f"device, {sha256[:12]} sent); try again"
         )
-    _sh(device, f"mv -f {shlex.quote(partial)} {q_remote}")
+    _sh(device, f"mv -f {shlex.quote(partial)} {shlex.quote(remote)}")
+    stat_line = _stat_line(device, remote)
+    if stat_line is not None:
+        records.save(device, remote, sha256, stat_line)
     return Deployed(remote, sent)
 
 

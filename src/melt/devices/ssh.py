@@ -1,7 +1,8 @@
 """A Linux board (a Jetson, a Raspberry Pi, a laptop, Termux on a phone) over SSH.
 
 One paramiko connection per device carries everything: commands and long-lived processes
-on their own channels, files over SFTP, ports forwarded through `direct-tcpip` channels, and
+on their own channels, files over SFTP (or `cat` on an exec channel where the server has no
+SFTP subsystem), ports forwarded through `direct-tcpip` channels, and
 a tiny clock process for the device's CLOCK_MONOTONIC. Host keys are verified against
 known_hosts; an unknown key is refused with its fingerprint unless the user accepts it
 explicitly (`--accept-new-host-key`, OpenSSH's accept-new), and a changed key is always
@@ -12,6 +13,7 @@ the agent.
 from __future__ import annotations
 
 import base64
+import errno
 import getpass
 import hashlib
 import json
@@ -149,7 +151,7 @@ class SshDevice:
         self.python = target.python
         self._accept_new = accept_new_host_key
         self._client: Any = None
-        self._sftp: Any = None
+        self._file_ops: _SftpFiles | _ShellFiles | None = None
         self._clock: StreamProcess | None = None
         self._clock_lock = threading.Lock()
         self._workdir: str | None = None
@@ -221,11 +223,6 @@ class SshDevice:
             )
         return transport
 
-    def _sftp_client(self) -> Any:
-        if self._sftp is None:
-            self._sftp = self.connect().open_sftp()
-        return self._sftp
-
     def close(self) -> None:
         for forward in self._forwards:
             forward.close()
@@ -233,9 +230,9 @@ class SshDevice:
         if self._clock is not None:
             self._clock.close_stdin()
             self._clock = None
-        if self._sftp is not None:
-            self._sftp.close()
-            self._sftp = None
+        if self._file_ops is not None:
+            self._file_ops.close()
+            self._file_ops = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -318,30 +315,31 @@ class SshDevice:
     def path(self, path: str = "/") -> DevicePath:
         return DevicePath(self, path)
 
+    def _files(self) -> _SftpFiles | _ShellFiles:
+        """How files move: SFTP where the server offers it, else plain commands on an exec
+        channel (Dropbear and trimmed OpenSSH builds have no SFTP subsystem; a shell is all
+        a board needs)."""
+        if self._file_ops is None:
+            paramiko = _paramiko()
+            client = self.connect()
+            try:
+                self._file_ops = _SftpFiles(self.name, client.open_sftp())
+            except (paramiko.SSHException, EOFError) as exc:
+                log.info("device %s: no SFTP (%s); moving files over exec channels", self.name, exc)
+                self._file_ops = _ShellFiles(self)
+        return self._file_ops
+
     def read_text(self, path: str) -> str:
-        try:
-            with self._sftp_client().open(path, "r") as fh:
-                return fh.read().decode("utf-8")
-        except OSError:
-            raise
-        except Exception as exc:
-            raise OSError(f"{self.name}:{path}: {exc}") from None
+        return self._files().read_text(path)
 
     def list_dir(self, path: str) -> list[str]:
-        return sorted(self._sftp_client().listdir(path))
-
-    def _stat(self, path: str) -> Any:
-        try:
-            return self._sftp_client().stat(path)
-        except OSError:
-            return None
+        return sorted(self._files().list_dir(path))
 
     def exists(self, path: str) -> bool:
-        return self._stat(path) is not None
+        return self._files().kind(path) is not None
 
     def is_dir(self, path: str) -> bool:
-        st = self._stat(path)
-        return st is not None and stat.S_ISDIR(st.st_mode)
+        return self._files().kind(path) == "dir"
 
     def read_many(self, paths: Sequence[str]) -> dict[str, str | None]:
         if not paths:
@@ -358,16 +356,14 @@ class SshDevice:
 
     def push(self, local: Path, remote: str) -> int:
         try:
-            attrs = self._sftp_client().put(str(local), remote)
+            return self._files().put(local, remote)
         except OSError as exc:
             raise DeviceError(
                 f"device '{self.name}': copying {local.name} failed ({exc})"
             ) from None
-        return int(attrs.st_size or 0)
 
     def pull(self, remote: str, local: Path) -> int:
-        self._sftp_client().get(remote, str(local))
-        return local.stat().st_size
+        return self._files().get(remote, local)
 
     def workdir(self) -> str:
         if self._workdir is None:
@@ -440,6 +436,130 @@ class SshDevice:
         forward = _Forward(self, remote_port)
         self._forwards.append(forward)
         return forward.local_port
+
+
+class _SftpFiles:
+    """Files over the server's SFTP subsystem."""
+
+    def __init__(self, name: str, sftp: Any) -> None:
+        self.name = name
+        self.sftp = sftp
+
+    def read_text(self, path: str) -> str:
+        try:
+            with self.sftp.open(path, "r") as fh:
+                return fh.read().decode("utf-8")
+        except OSError:
+            raise
+        except Exception as exc:
+            raise OSError(f"{self.name}:{path}: {exc}") from None
+
+    def list_dir(self, path: str) -> list[str]:
+        return list(self.sftp.listdir(path))
+
+    def kind(self, path: str) -> str | None:
+        """'dir', 'file' (anything else that exists) or None."""
+        try:
+            st = self.sftp.stat(path)
+        except OSError:
+            return None
+        return "dir" if stat.S_ISDIR(st.st_mode or 0) else "file"
+
+    def put(self, local: Path, remote: str) -> int:
+        return int(self.sftp.put(str(local), remote).st_size or 0)
+
+    def get(self, remote: str, local: Path) -> int:
+        self.sftp.get(remote, str(local))
+        return local.stat().st_size
+
+    def close(self) -> None:
+        self.sftp.close()
+
+
+_KIND = 'if [ -d "$1" ]; then echo dir; elif [ -e "$1" ]; then echo file; fi'
+_PUT = 'cat > "$1" && wc -c < "$1"'
+_GET = 'wc -c < "$1" && exec cat < "$1"'
+_BLOCK = 1 << 16
+
+
+class _ShellFiles:
+    """Files over exec channels, for a server without SFTP: `cat` both ways, the size
+    counted on the device (`wc -c`) and checked against the bytes sent or received."""
+
+    def __init__(self, device: SshDevice) -> None:
+        self.device = device
+        self.name = device.name
+
+    def _sh(self, script: str, path: str) -> CommandResult:
+        return self.device.run(["sh", "-c", script, "sh", path], timeout=60.0)
+
+    def _error(self, path: str, said: str) -> OSError:
+        why = said.strip().splitlines()[-1][:200] if said.strip() else "failed"
+        if "No such file" in said:
+            return FileNotFoundError(errno.ENOENT, f"{self.name}:{path}: {why}")
+        return OSError(f"{self.name}:{path}: {why}")
+
+    def read_text(self, path: str) -> str:
+        result = self._sh('cat < "$1"', path)
+        if not result.ok:
+            raise self._error(path, result.stderr)
+        return result.stdout
+
+    def list_dir(self, path: str) -> list[str]:
+        result = self._sh('cd "$1" && ls -A', path)
+        if not result.ok:
+            raise self._error(path, result.stderr)
+        return result.stdout.splitlines()
+
+    def kind(self, path: str) -> str | None:
+        return self._sh(_KIND, path).stdout.strip() or None
+
+    def _open(self, script: str, path: str) -> Any:
+        channel = self.device._transport().open_session()
+        channel.exec_command(shlex.join(["sh", "-c", script, "sh", path]))
+        return channel
+
+    def _finish(self, channel: Any, path: str) -> bytes:
+        """The rest of stdout; raises with stderr when the command failed."""
+        out = channel.makefile("rb").read()
+        code = channel.recv_exit_status()
+        said = channel.makefile_stderr("rb").read().decode("utf-8", errors="replace")
+        channel.close()
+        if code != 0:
+            raise self._error(path, said or f"exit status {code}")
+        return out
+
+    def put(self, local: Path, remote: str) -> int:
+        size = local.stat().st_size
+        channel = self._open(_PUT, remote)
+        with local.open("rb") as fh:
+            while block := fh.read(_BLOCK):
+                channel.sendall(block)
+        channel.shutdown_write()
+        arrived = self._finish(channel, remote).strip()
+        if arrived != str(size).encode():
+            raise OSError(f"{remote} holds {arrived.decode(errors='replace')} of {size} bytes")
+        return size
+
+    def get(self, remote: str, local: Path) -> int:
+        channel = self._open(_GET, remote)
+        stdout = channel.makefile("rb")
+        first = stdout.readline().strip()
+        received = 0
+        with local.open("wb") as fh:
+            while block := stdout.read(_BLOCK):
+                fh.write(block)
+                received += len(block)
+        self._finish(channel, remote)
+        if not first.isdigit() or int(first) != received:
+            raise DeviceError(
+                f"device '{self.name}': copying {remote} back gave {received} bytes, the "
+                f"device counted {first.decode(errors='replace')}"
+            )
+        return received
+
+    def close(self) -> None:
+        return None
 
 
 class _HostKeyPolicy:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,12 +108,13 @@ def hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def sha256_of_folder(path: Path) -> str:
+def sha256_of_folder(path: Path, file_hash: Callable[[Path], str] = sha256_of) -> str:
     """Hex sha256 over a folder's files: each file's relative path and sha256, sorted by path,
-    so the same files give the same hash wherever the folder lives and whatever its name."""
+    so the same files give the same hash wherever the folder lives and whatever its name.
+    Verification passes `hash_file`, so no remembered hash stands in for the bytes."""
     digest = hashlib.sha256()
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_of(file)}\n".encode())
+        digest.update(f"{file.relative_to(path).as_posix()}\0{file_hash(file)}\n".encode())
     return digest.hexdigest()
 
 

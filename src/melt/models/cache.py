@@ -67,11 +67,14 @@ def verified(meta: dict[str, Any], sidecar: Path) -> Artifact | None:
     """The entry's artifact once its file is what the sidecar says it is, so nothing is
     measured under a sha256 its bytes do not have.
 
-    Size and mtime are compared with the sidecar's on every use; when either changed (or
-    the sidecar predates mtimes) the whole file is hashed again. A file whose hash still
-    matches gets its new mtime recorded. A damaged variant that melt made (a sidecar with a
-    `derivation`) is reported with its path and removed, so it is made again (None); any
-    other damaged entry is refused with a `MeltError`. A missing file is None.
+    The file's stat (`_stamp`: size, mtime, inode and change time) is compared with the one
+    recorded when melt last checked its bytes; the change time moves on every write, even
+    one that keeps the size and puts the mtime back, so a matching stat is the checked file.
+    When it differs (or the sidecar predates stamps) the whole file is hashed again, and a
+    file whose hash still matches gets its new stamp recorded. A damaged variant that melt
+    made (a sidecar with a `derivation`) is reported with its path and removed, so it is
+    made again (None); any other damaged entry is refused with a `MeltError`. A missing file
+    is None.
     """
     path = _file(meta, sidecar.stem)
     if path.is_dir():
@@ -80,42 +83,66 @@ def verified(meta: dict[str, Any], sidecar: Path) -> Artifact | None:
         stat = path.stat()
     except OSError:
         return None
-    same = stat.st_size == meta.get("size_bytes") and stat.st_mtime_ns == meta.get("mtime_ns")
-    if same:
+    if meta.get("stamp") == _stamp(stat):
         return _artifact(meta, path)
     actual = hash_file(path)
     if actual == meta.get("sha256") and stat.st_size == meta.get("size_bytes"):
-        _write_sidecar(sidecar, {**meta, "mtime_ns": stat.st_mtime_ns})
+        _write_sidecar(sidecar, {**meta, "stamp": _stamp(stat)})
         return _artifact(meta, path)
     problem = (
         f"cached model '{path}' is damaged: its bytes hash to {actual[:12]}…, "
         f"{stat.st_size} bytes, its index entry '{sidecar}' says {str(meta.get('sha256'))[:12]}…, "
         f"{meta.get('size_bytes')} bytes"
     )
+    return _damaged(
+        meta, sidecar, path, problem, "delete both files and fetch or convert the model again"
+    )
+
+
+def _stamp(stat: os.stat_result) -> list[int]:
+    """What identifies a file's current bytes without reading them: size, mtime, inode and
+    change time (ns); any write, rename or `touch` changes the last, and no user can set it."""
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns]
+
+
+def _folder_stamp(path: Path) -> dict[str, list[int]]:
+    return {
+        file.relative_to(path).as_posix(): _stamp(file.stat())
+        for file in sorted(path.rglob("*"))
+        if file.is_file()
+    }
+
+
+def _damaged(
+    meta: dict[str, Any], sidecar: Path, path: Path, problem: str, fix: str
+) -> Artifact | None:
+    """A variant melt made is removed to be made again (None); any other entry is refused."""
     if not meta.get("derivation"):
-        raise MeltError(f"{problem}; delete both files and fetch or convert the model again")
+        raise MeltError(f"{problem}; {fix}")
     log.warning("%s; removing it to make it again", problem)
-    path.unlink(missing_ok=True)
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
     sidecar.unlink(missing_ok=True)
     return None
 
 
 def _verified_folder(meta: dict[str, Any], sidecar: Path, path: Path) -> Artifact | None:
-    """A folder artifact (an ONNX Runtime GenAI model): its files' total size must be the
-    sidecar's, and when it is not, its content hash is checked; a damaged folder melt made
-    is removed to be made again, any other is refused."""
-    if size_of_folder(path) == meta.get("size_bytes"):
+    """A folder artifact (an ONNX Runtime GenAI model): every file's stamp must be the one
+    recorded (a file added, removed or rewritten in place, at the same size or not, changes
+    it); when it is not, the folder's content hash is taken again from the bytes."""
+    stamp = _folder_stamp(path)
+    if meta.get("stamp") == stamp:
         return _artifact(meta, path)
-    actual = sha256_of_folder(path)
+    actual = sha256_of_folder(path, file_hash=hash_file)
     if actual == meta.get("sha256"):
+        _write_sidecar(sidecar, {**meta, "stamp": stamp})
         return _artifact(meta, path)
     problem = f"cached model folder '{path}' is damaged: its files hash to {actual[:12]}…"
-    if not meta.get("derivation"):
-        raise MeltError(f"{problem}; delete it and its '{sidecar}' and make it again")
-    log.warning("%s; removing it to make it again", problem)
-    shutil.rmtree(path, ignore_errors=True)
-    sidecar.unlink(missing_ok=True)
-    return None
+    return _damaged(
+        meta, sidecar, path, problem, f"delete it and its '{sidecar}' and make it again"
+    )
 
 
 def _write_sidecar(sidecar: Path, meta: dict[str, Any]) -> None:
@@ -127,6 +154,18 @@ def _write_sidecar(sidecar: Path, meta: dict[str, Any]) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         log.debug("could not update %s: %s", sidecar, exc)
+
+
+def _publish(sha256: str, meta: dict[str, Any], what: str) -> None:
+    """Write a new entry's sidecar atomically, once its file or folder is in place."""
+    sidecar = _sidecar(sha256)
+    tmp = sidecar.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(meta, indent=1))
+        os.replace(tmp, sidecar)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(exc, f"the index entry of {what}") from None
 
 
 def _artifact(meta: dict[str, Any], path: Path) -> Artifact:
@@ -260,7 +299,9 @@ def register(artifact: Artifact) -> Artifact:
         "quant": artifact.quant,
         "sha256": artifact.sha256,
         "size_bytes": artifact.size_bytes,
-        "mtime_ns": artifact.path.stat().st_mtime_ns,
+        "stamp": _folder_stamp(artifact.path)
+        if artifact.path.is_dir()
+        else _stamp(artifact.path.stat()),
         "origin": asdict(artifact.origin),
         "file": str(artifact.path.relative_to(models_dir().resolve())),
     }
@@ -281,18 +322,15 @@ def add(tmp: Path, name: str, quant: str, origin: Origin, derivation: dict[str, 
         "quant": quant,
         "sha256": sha,
         "size_bytes": tmp.stat().st_size,
-        "mtime_ns": tmp.stat().st_mtime_ns,  # os.replace keeps it
         "origin": asdict(origin),
         "derivation": derivation,
     }
-    sidecar_tmp = tmp.with_suffix(".json")
     try:
-        sidecar_tmp.write_text(json.dumps(meta, indent=1))
         os.replace(tmp, final)
-        os.replace(sidecar_tmp, _sidecar(sha))
+        meta["stamp"] = _stamp(final.stat())  # after the rename, which moves the change time
     except OSError as exc:
-        sidecar_tmp.unlink(missing_ok=True)
         raise write_error(exc, f"{name} {quant}") from None
+    _publish(sha, meta, f"{name} {quant}")
     remember_sha256(final, sha)
     return _artifact(meta, final)
 
@@ -314,15 +352,13 @@ def add_folder(
         "derivation": derivation,
         "file": final.name,
     }
-    sidecar_tmp = tmp.with_name(tmp.name + ".json")
     try:
-        sidecar_tmp.write_text(json.dumps(meta, indent=1))
-        if final.exists():  # the same files made again: keep the first copy
+        if final.exists():  # the same files made again: keep the first copy (hashed on use)
             shutil.rmtree(tmp)
         else:
             os.replace(tmp, final)
-        os.replace(sidecar_tmp, _sidecar(sha))
+            meta["stamp"] = _folder_stamp(final)
     except OSError as exc:
-        sidecar_tmp.unlink(missing_ok=True)
         raise write_error(exc, f"{name} {fmt} {quant}") from None
+    _publish(sha, meta, f"{name} {fmt} {quant}")
     return _artifact(meta, final)

@@ -40,6 +40,26 @@ CALL_TIMEOUT_S = 120.0
 LOAD_TIMEOUT_S = 600.0
 EXIT_TIMEOUT_S = 10.0
 
+# Frameworks melt's shipped runner cannot bring to a device, and why: the runner is melt's
+# code on the device's own Python, which has the standard library and the engine package
+# the facts name (llama-cpp-python), not melt's other dependencies.
+LOCAL_ONLY = {
+    "onnxruntime-genai": "its engine needs numpy, pydantic and onnxruntime-genai in the "
+    "device's Python and its model is an export folder, which melt's runner does not deploy",
+}
+
+
+def check_remote_framework(device: Device, framework: str) -> None:
+    """One line, before anything is deployed, when `framework` cannot run in melt's runner
+    on a remote device."""
+    why = LOCAL_ONLY.get(framework)
+    if why is not None:
+        raise MeltError(
+            f"--framework {framework} runs on the local device only ({why}); for device "
+            f"'{device.name}' pass --framework llama.cpp or llama-server, or run with "
+            "--device local"
+        )
+
 
 class AgentClient:
     def __init__(self, device: Device, python: str, runner_path: str) -> None:

@@ -51,6 +51,9 @@ def make_runner(
 
         assert isinstance(device, LocalDevice)
         return InProcessRunner(device, options)
+    from melt.runners.remote import check_remote_framework
+
+    check_remote_framework(device, framework)
     python = getattr(device, "python", None)
     if python is None or facts.python is None:
         raise MeltError(
