@@ -12,7 +12,7 @@ from melt.traces import LoadTrace, TurnTrace
 
 if TYPE_CHECKING:  # the runner on a device has no pydantic: keep these out of its imports
     from melt.config import RunSettings
-    from melt.devices.base import Device
+    from melt.frameworks.llama_server.host import ServerHost
     from melt.models import Artifact
     from melt.workloads import Conversation
 
@@ -24,14 +24,14 @@ class FrameworkOptions:
     A framework lists the ones it uses in its `options` class attribute and receives them in
     its constructor; `get_framework` rejects a flag given to a framework that ignores it.
     `device` is not a flag: it is where a framework that starts its own process (llama-server)
-    runs it, set by the session that joins frameworks and devices; None means this machine.
+    runs it (the device side its runner gives it); None outside a runner.
     """
 
     endpoint: str | None = None
     api_model: str | None = None
     api_key_env: str | None = None
     server_binary: str | None = None
-    device: Device | None = None
+    device: ServerHost | None = None
 
     def given_flags(self) -> list[str]:
         """The user-facing flags set here, as `--endpoint` etc."""
@@ -46,8 +46,6 @@ class Engine(Protocol):
     """A model loaded by a framework, ready to serve conversations."""
 
     load: LoadTrace
-
-    def tokenize(self, text: str) -> list[int]: ...
 
     def chat_prompt_tokens(self, user_turns: Sequence[str]) -> int | None:
         """Prompt length in tokens of a chat holding these user turns, ready to answer;
@@ -115,8 +113,8 @@ class FrameworkDefaults:
 _REGISTRY: dict[str, type] = {}
 _MODULES = {
     "llama.cpp": "melt.frameworks.llamacpp",
-    "openai-http": "melt.frameworks.openai_http",
-    "llama-server": "melt.runners.server",
+    "openai-http": "melt.frameworks.openai.framework",
+    "llama-server": "melt.frameworks.llama_server.framework",
     "onnxruntime-genai": "melt.frameworks.ort_genai",
 }
 

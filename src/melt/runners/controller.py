@@ -23,6 +23,7 @@ from melt.devices.base import ClockOffset, Device, DeviceError
 from melt.frameworks.base import FrameworkOptions
 from melt.probes.base import Probe
 from melt.runners.base import DetectedProbes, PowerModel, RunOptions, SamplerLike, SampleSink
+from melt.runners.server_host import DeviceServerHost
 
 if TYPE_CHECKING:
     from melt.config import RunSettings
@@ -137,9 +138,6 @@ class DeviceClockEngine:
     def pid(self) -> int | None:
         return getattr(self.engine, "pid", None)
 
-    def tokenize(self, text: str) -> list[int]:
-        return self.engine.tokenize(text)
-
     def chat_prompt_tokens(self, user_turns: Sequence[str]) -> int | None:
         return self.engine.chat_prompt_tokens(user_turns)
 
@@ -166,7 +164,7 @@ class ControllerRunner:
         if factory is None:
             raise DeviceError(f"device '{device.name}': no probes for transport {device.transport}")
         self.device = device
-        self._options = replace(options or FrameworkOptions(), device=device)
+        self._options = replace(options or FrameworkOptions(), device=DeviceServerHost(device))
         self._run_options = run_options or RunOptions()
         self._probes = factory(device)
         self._engine: Engine | None = None
