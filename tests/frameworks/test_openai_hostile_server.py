@@ -42,7 +42,7 @@ def _rows(db: Path, sql: str) -> list[dict[str, Any]]:
     ("final", "refused"),
     [
         ({"timings": {"predicted_n": 2_000_000, "predicted_ms": 5.0}}, "timings.predicted_n"),
-        ({"usage": {"prompt_tokens": 9, "completion_tokens": 1_000_000}}, "usage.completion_tokens"),
+        ({"usage": {"completion_tokens": 1_000_000}}, "usage.completion_tokens"),
         ({"timings": {"predicted_n": -3, "predicted_ms": 5.0}}, "timings.predicted_n"),
     ],
 )
