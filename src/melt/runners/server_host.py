@@ -10,12 +10,15 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from melt.devices.base import Device, DeviceError, DeviceProcess
 from melt.devices.deploy import ensure_file, ensure_model, file_sha256
 from melt.devices.proc import stat_cpu_ticks
 from melt.frameworks.llama_server.host import Placed
-from melt.models import Artifact
+
+if TYPE_CHECKING:
+    from melt.models import Artifact
 
 PORT_RANGE = (20000, 60000)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from melt.models import Artifact
+if TYPE_CHECKING:
+    from melt.models import Artifact
 
 
 @dataclass(frozen=True, slots=True)
