@@ -17,8 +17,10 @@ from tests.waiting import wait_until
 from melt.config import RunSettings
 from melt.devices.inventory import find_entry, load_inventory, open_device
 from melt.frameworks import FrameworkOptions
+from melt.frameworks.llama_server.process import spawn_guarded
 from melt.models import Artifact
 from melt.runners.select import make_runner
+from melt.runners.server_host import DeviceServerHost
 
 SETTINGS = RunSettings(threads=1, ctx=512, max_new_tokens=8)
 
@@ -92,3 +94,19 @@ def test_a_closed_ssh_connection_stops_the_server_on_the_board(
         if _running(pid):
             os.kill(pid, signal.SIGKILL)
         engine.engine.client.close()
+
+
+def test_the_watchdog_alone_stops_any_server_when_the_connection_closes(
+    inventory: Callable[..., Path],
+) -> None:
+    """The mechanism without a model: a `sleep` standing for the server."""
+    device = open_device(find_entry(load_inventory(inventory()), "board"))
+    server = spawn_guarded(DeviceServerHost(device), ["sleep", "600"], port=0)
+    assert _running(server.pid)
+    assert Path(f"/proc/{server.pid}/cmdline").read_bytes().startswith(b"sleep")
+    device.close()
+    try:
+        assert wait_until(lambda: not _running(server.pid), timeout_s=60)
+    finally:
+        if _running(server.pid):
+            os.kill(server.pid, signal.SIGKILL)
