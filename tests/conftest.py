@@ -36,7 +36,7 @@ def llama_server_binary() -> Path:
     """llama.cpp's llama-server for this machine: `$MELT_LLAMA_SERVER`, else the CI cache,
     built there from the llama-cpp-python sdist's vendored llama.cpp when missing (the only
     download is that sdist, from PyPI)."""
-    from melt.runners.server import BINARY_ENV, cached_binary
+    from melt.frameworks.llama_server.framework import BINARY_ENV, cached_binary
 
     if os.environ.get(BINARY_ENV):
         return Path(os.environ[BINARY_ENV])

@@ -11,15 +11,14 @@ from tests.fixtures.llama_server import API_KEY, API_KEY_ENV, SERVER_SETTINGS, R
 
 from melt.errors import MeltError
 from melt.frameworks import FrameworkOptions, get_framework
-from melt.frameworks.openai_client import ServerError, SseEvent
-from melt.frameworks.openai_http import (
-    KIND_LLAMA_SERVER,
+from melt.frameworks.openai.client import ServerError, SseEvent
+from melt.frameworks.openai.dialect import LlamaServerDialect
+from melt.frameworks.openai.engine import OpenAIHttpEngine
+from melt.frameworks.openai.stream import (
     SOURCE_LLAMA_SERVER,
     SOURCE_USAGE,
-    OpenAIHttpEngine,
+    PromptCounts,
     TurnStream,
-    server_prompt_counts,
-    server_timers,
 )
 from melt.metrics.consistency import decode_consistency
 from melt.models import Artifact
@@ -46,7 +45,7 @@ def engine(server: RunningServer, bundled: Artifact, api_key: None) -> Iterator[
 
 
 def test_every_token_is_stamped_on_arrival(engine: OpenAIHttpEngine) -> None:
-    assert engine.info.kind == KIND_LLAMA_SERVER
+    assert engine.info.kind == LlamaServerDialect.kind
     traces = list(engine.converse(CHAT, 0))
     assert [t.turn_index for t in traces] == [0, 1, 2]
     for t in traces:
@@ -230,7 +229,7 @@ def test_framework_flags_are_checked(name: str, options: FrameworkOptions, messa
 def test_a_server_without_stream_counts_is_counted_from_usage() -> None:
     """A server that only reports `usage` at the end (no llama-server timings): one token per
     content event, the rest stamped at the last event, prompt reuse only if it says so."""
-    stream = TurnStream()
+    stream = TurnStream(budget=8)
     events = [
         {"choices": [{"delta": {"role": "assistant", "content": ""}}]},
         {"choices": [{"delta": {"content": "Par"}}]},
@@ -240,10 +239,9 @@ def test_a_server_without_stream_counts_is_counted_from_usage() -> None:
     ]
     for i, data in enumerate(events):
         stream.feed(SseEvent(1000 * (i + 1), data))
-    assert stream.finish() == 1
-    assert stream.stamps == [2000, 3000, 5000]
-    assert server_prompt_counts(stream) == (30, None, None)
-    timers = server_timers(stream, 1)
+    assert stream.finish() == [2000, 3000, 5000]
+    assert stream.prompt_counts() == PromptCounts(30, None, None)
+    timers = stream.timers()
     assert timers is not None and timers.decode_ms is None
     assert timers.raw["source"] == SOURCE_USAGE
     assert timers.raw["tokens_stamped_at_end"] == 1

@@ -16,8 +16,9 @@ import pytest
 from tests.fixtures.llama_server import SERVER_SETTINGS, free_local_port
 
 from melt.frameworks import FrameworkOptions, get_framework
-from melt.frameworks.openai_client import Endpoint, HttpClient, ServerError
-from melt.frameworks.openai_http import KIND_OPENAI, OpenAIHttpEngine
+from melt.frameworks.openai.client import Endpoint, HttpClient, ServerError
+from melt.frameworks.openai.dialect import OpenAIDialect
+from melt.frameworks.openai.engine import OpenAIHttpEngine
 from melt.models import Artifact
 from melt.traces import STOP_EOG, STOP_LENGTH
 from melt.workloads import Conversation
@@ -39,7 +40,7 @@ def python_server(model: Path, log_dir: Path) -> Iterator[tuple[subprocess.Popen
         deadline = time.monotonic() + 120
         while True:
             with suppress(ServerError):
-                if client.request("GET", "/v1/models")[0] == 200:
+                if client.request("GET", "/v1/models").status == 200:
                     break
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start: {log_path.read_text()[-2000:]}")
@@ -71,7 +72,7 @@ def engine(url: str, bundled: Artifact) -> Iterator[OpenAIHttpEngine]:
 def test_one_token_per_content_event_and_unknown_prompt_counts(
     engine: OpenAIHttpEngine,
 ) -> None:
-    assert engine.info.kind == KIND_OPENAI
+    assert engine.info.kind == OpenAIDialect.kind
     assert engine.chat_prompt_tokens([CHAT.turns[0]]) is None  # no tokenizer endpoint
     traces = list(engine.converse(CHAT, 0))
     assert [t.turn_index for t in traces] == [0, 1]

@@ -15,17 +15,13 @@ from melt.config import RunSettings, SamplingSettings
 from melt.devices import LocalDevice
 from melt.errors import MeltError
 from melt.frameworks import FrameworkOptions, get_framework
-from melt.frameworks.openai_client import ServerError
+from melt.frameworks.llama_server.engine import LlamaServerEngine
+from melt.frameworks.llama_server.flags import server_argv
+from melt.frameworks.llama_server.framework import LlamaServerSettings
+from melt.frameworks.llama_server.process import ServerStartError, start_server
+from melt.frameworks.openai.client import ServerError
 from melt.models import Artifact
-from melt.runners.server import (
-    LlamaServerEngine,
-    LlamaServerSettings,
-    ServerStartError,
-    free_port,
-    server_argv,
-    start_server,
-    used_ports,
-)
+from melt.runners.server_host import DeviceServerHost, free_port, used_ports
 from melt.workloads import Conversation
 
 SETTINGS = RunSettings(
@@ -58,7 +54,8 @@ def engine(
     device: LocalDevice, llama_server_binary: Path, bundled: Artifact
 ) -> Iterator[LlamaServerEngine]:
     framework = get_framework(
-        "llama-server", FrameworkOptions(server_binary=str(llama_server_binary), device=device)
+        "llama-server",
+        FrameworkOptions(server_binary=str(llama_server_binary), device=DeviceServerHost(device)),
     )
     eng = framework.load(bundled, SETTINGS)
     yield eng
@@ -120,9 +117,9 @@ def test_a_binary_that_exits_is_reported_with_its_stderr(
 ) -> None:
     binary = _script(tmp_path, 'echo "error: unknown argument: --fit" >&2; exit 1')
     framework = get_framework(
-        "llama-server", FrameworkOptions(server_binary=str(binary), device=device)
+        "llama-server", FrameworkOptions(server_binary=str(binary), device=DeviceServerHost(device))
     )
-    with pytest.raises(ServerStartError, match="exited with status 1") as err:
+    with pytest.raises(ServerStartError, match="exited with code 1 before listening") as err:
         framework.load(bundled, SETTINGS)
     assert "unknown argument: --fit" in str(err.value)
 
@@ -133,7 +130,9 @@ def test_a_binary_that_never_answers_times_out_and_is_stopped(
     pid_file = tmp_path / "pid"
     binary = _script(tmp_path, f'echo $$ > {pid_file}; echo "loading forever" >&2; exec sleep 600')
     with pytest.raises(ServerStartError, match=r"did not answer /health within 2 s") as err:
-        start_server(device, lambda port: [str(binary), "--port", str(port)], timeout_s=2)
+        start_server(
+            DeviceServerHost(device), lambda port: [str(binary), "--port", str(port)], timeout_s=2
+        )
     assert "loading forever" in str(err.value)
     assert not _alive(int(pid_file.read_text()))
 
@@ -143,7 +142,7 @@ def test_a_version_that_is_not_llama_servers_is_a_user_error(
 ) -> None:
     binary = _script(tmp_path, "echo hello")
     framework = get_framework(
-        "llama-server", FrameworkOptions(server_binary=str(binary), device=device)
+        "llama-server", FrameworkOptions(server_binary=str(binary), device=DeviceServerHost(device))
     )
     with pytest.raises(MeltError, match="is not a working llama-server"):
         framework.version()

@@ -20,7 +20,7 @@ from melt.cli import compare as compare_cli
 from melt.cli import eval as eval_cli
 from melt.devices.base import DeviceError
 from melt.errors import MeltError
-from melt.frameworks.openai_client import ServerError
+from melt.frameworks.openai.client import ServerError
 from melt.interrupts import Terminated, describe, install, restore
 from melt.secrets import install_log_filter, mask_text
 from melt.store import StoreUnavailable

@@ -10,7 +10,7 @@ from melt.traces import LoadTrace, TurnTrace
 
 if TYPE_CHECKING:  # the runner on a device has no pydantic: keep these out of its imports
     from melt.config import RunSettings
-    from melt.devices.base import Device
+    from melt.frameworks.llama_server.host import ServerHost
     from melt.models import Artifact
     from melt.workloads import Conversation
 
@@ -21,13 +21,13 @@ class FrameworkOptions:
     Each framework declares the ones it takes (`registry.Declaration.options`) and reads them
     as attributes (`options.endpoint`; None when not given); `get_framework` rejects an
     option given to a framework that does not take it. `device` is not an option: it is where
-    a framework that starts its own process (llama-server) runs it, set by the session that
-    joins frameworks and devices; None means this machine.
+    a framework that starts its own process (llama-server) runs it (the device side its
+    runner gives it, a `ServerHost`); None outside a runner.
     """
 
     __slots__ = ("device", "values")
 
-    def __init__(self, device: Device | None = None, **values: str | None) -> None:
+    def __init__(self, device: ServerHost | None = None, **values: str | None) -> None:
         self.device = device
         self.values: dict[str, str] = {k: v for k, v in values.items() if v is not None}
 
@@ -45,13 +45,13 @@ class FrameworkOptions:
     def __repr__(self) -> str:
         return f"FrameworkOptions(device={self.device!r}, **{self.values!r})"
 
-    def __getstate__(self) -> tuple[Device | None, dict[str, str]]:
+    def __getstate__(self) -> tuple[ServerHost | None, dict[str, str]]:
         return self.device, self.values
 
-    def __setstate__(self, state: tuple[Device | None, dict[str, str]]) -> None:
+    def __setstate__(self, state: tuple[ServerHost | None, dict[str, str]]) -> None:
         self.device, self.values = state
 
-    def on(self, device: Device) -> FrameworkOptions:
+    def on(self, device: ServerHost) -> FrameworkOptions:
         """The same options for a framework running on `device`."""
         return FrameworkOptions(device, **self.values)
 
@@ -60,8 +60,6 @@ class Engine(Protocol):
     """A model loaded by a framework, ready to serve conversations."""
 
     load: LoadTrace
-
-    def tokenize(self, text: str) -> list[int]: ...
 
     def chat_prompt_tokens(self, user_turns: Sequence[str]) -> int | None:
         """Prompt length in tokens of a chat holding these user turns, ready to answer;

@@ -26,8 +26,8 @@ from melt.errors import MeltError
 PACKAGES: dict[str, str] = {
     "llama.cpp": "melt.frameworks.llamacpp",
     "onnxruntime-genai": "melt.frameworks.ort_genai",
-    "llama-server": "melt.runners.server",
-    "openai-http": "melt.frameworks.openai_http",
+    "llama-server": "melt.frameworks.llama_server",
+    "openai-http": "melt.frameworks.openai",
 }
 DEFAULT = "llama.cpp"
 

@@ -23,6 +23,7 @@ from melt.devices.base import ClockOffset, Device, DeviceError
 from melt.frameworks.base import FrameworkOptions
 from melt.probes.base import Probe
 from melt.runners.base import DetectedProbes, PowerModel, RunOptions, SamplerLike, SampleSink
+from melt.runners.server_host import DeviceServerHost
 
 if TYPE_CHECKING:
     from melt.config import RunSettings
@@ -135,9 +136,6 @@ class DeviceClockEngine:
     def pid(self) -> int | None:
         return getattr(self.engine, "pid", None)
 
-    def tokenize(self, text: str) -> list[int]:
-        return self.engine.tokenize(text)
-
     def chat_prompt_tokens(self, user_turns: Sequence[str]) -> int | None:
         return self.engine.chat_prompt_tokens(user_turns)
 
@@ -164,7 +162,7 @@ class ControllerRunner:
         if factory is None:
             raise DeviceError(f"device '{device.name}': no probes for transport {device.transport}")
         self.device = device
-        self._options = (options or FrameworkOptions()).on(device)
+        self._options = (options or FrameworkOptions()).on(DeviceServerHost(device))
         self._run_options = run_options or RunOptions()
         self._probes = factory(device)
         self._engine: Engine | None = None

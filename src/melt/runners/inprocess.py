@@ -13,6 +13,7 @@ from melt.probes.base import Probe
 from melt.probes.cpu_power_model import CpuPowerModelProbe
 from melt.probes.sampler import Sampler
 from melt.runners.base import DetectedProbes, PowerModel, SampleSink
+from melt.runners.server_host import DeviceServerHost
 
 if TYPE_CHECKING:
     from melt.config import RunSettings
@@ -24,7 +25,7 @@ class InProcessRunner:
     def __init__(self, device: LocalDevice, options: FrameworkOptions | None = None) -> None:
         self.device = device
         # A framework that starts its own server (llama-server) starts it on this device.
-        self._options = (options or FrameworkOptions()).on(device)
+        self._options = (options or FrameworkOptions()).on(DeviceServerHost(device))
 
     def framework_info(self, framework: str) -> tuple[str, str]:
         from melt.frameworks import get_framework

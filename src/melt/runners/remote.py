@@ -188,9 +188,6 @@ class RemoteEngine:
         self._client = client
         self.load = load
 
-    def tokenize(self, text: str) -> list[int]:
-        raise NotImplementedError("tokenize on the controller with the framework's tokenizer")
-
     def chat_prompt_tokens(self, user_turns: Sequence[str]) -> int:
         return int(self._client.call("prompt_tokens", user_turns=list(user_turns))["n"])
 

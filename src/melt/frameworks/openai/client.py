@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator, Mapping
@@ -47,8 +48,14 @@ class Endpoint:
     @classmethod
     def parse(cls, url: str) -> Endpoint:
         """`http://host:port`, with or without a trailing `/v1` (both are common)."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(url)
+            hostname = parts.hostname
+        except ValueError as exc:  # e.g. an unclosed IPv6 bracket: 'http://[::1/v1'
+            raise MeltError(
+                f"--endpoint '{url}' is not a valid URL ({exc}; e.g. http://127.0.0.1:8080/v1)"
+            ) from None
+        if parts.scheme not in ("http", "https") or not hostname:
             raise MeltError(
                 f"--endpoint '{url}' is not an http(s) URL (e.g. http://127.0.0.1:8080/v1)"
             )
@@ -59,7 +66,20 @@ class Endpoint:
         root = parts.path.rstrip("/")
         if root.endswith("/v1"):
             root = root[: -len("/v1")]
-        return cls(parts.scheme, parts.hostname, port, root, url)
+        return cls(parts.scheme, hostname, port, root, url)
+
+
+def api_key_headers(env_var: str | None) -> dict[str, str]:
+    """The `Authorization` header for the key in `env_var` (none without a variable)."""
+    if env_var is None:
+        return {}
+    key = os.environ.get(env_var)
+    if not key:
+        raise MeltError(
+            f"--api-key-env {env_var}: the environment variable {env_var} is not set "
+            f"(export {env_var}=<the server's API key>, or drop --api-key-env)"
+        )
+    return {"Authorization": f"Bearer {key}"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,30 +138,31 @@ class HttpClient:
                     raise
         raise AssertionError("unreachable")
 
-    def request(self, method: str, path: str, body: Any | None = None) -> tuple[int, Any]:
-        """Status and decoded JSON body (None when the body is not JSON)."""
+    def request(self, method: str, path: str, body: Any | None = None) -> Reply:
+        """The server's reply, whatever its status (`ServerError` only when there is none)."""
         try:
             response = self._send(method, path, body)
             raw = response.read()
         except (OSError, http.client.HTTPException) as exc:
             self.close()
-            raise ServerError(f"{self._where(path)}: {_describe(exc)}") from exc
-        try:
-            return response.status, json.loads(raw) if raw else None
-        except ValueError:
-            return response.status, None
+            raise ServerError(f"{self.where(path)}: {_describe(exc)}") from exc
+        return Reply(
+            response.status,
+            _json_or_text(raw) if raw else None,
+            response.getheader("Content-Type") or "",
+            response.getheader("Location"),
+        )
 
     def get_json(self, path: str) -> Any:
-        status, data = self.request("GET", path)
-        if status != 200:
-            raise ServerError(f"{self._where(path)}: HTTP {status}: {error_text(data)}")
-        return data
+        return self._json(path, self.request("GET", path))
 
     def post_json(self, path: str, body: Any) -> Any:
-        status, data = self.request("POST", path, body)
-        if status != 200:
-            raise ServerError(f"{self._where(path)}: HTTP {status}: {error_text(data)}")
-        return data
+        return self._json(path, self.request("POST", path, body))
+
+    def _json(self, path: str, reply: Reply) -> Any:
+        if reply.status != 200 or not isinstance(reply.data, dict | list):
+            raise ServerError(f"{self.where(path)}: {reply.describe()}")
+        return reply.data
 
     def stream_events(self, path: str, body: Any) -> Iterator[SseEvent]:
         """POST `body` and yield each `data:` event as it arrives, until `[DONE]` or the end
@@ -152,11 +173,11 @@ class HttpClient:
             response = self._send("POST", path, body)
         except (OSError, http.client.HTTPException) as exc:
             self.close()
-            raise ServerError(f"{self._where(path)}: {_describe(exc)}") from exc
+            raise ServerError(f"{self.where(path)}: {_describe(exc)}") from exc
         if response.status != 200:
             raw = response.read()
             raise ServerError(
-                f"{self._where(path)}: HTTP {response.status}: {error_text(_json_or_text(raw))}"
+                f"{self.where(path)}: HTTP {response.status}: {error_text(_json_or_text(raw))}"
             )
         done = False
         try:
@@ -173,28 +194,58 @@ class HttpClient:
                     break
                 data = _json_or_text(payload)
                 if not isinstance(data, dict):
-                    raise ServerError(f"{self._where(path)}: not a JSON event: {payload[:200]!r}")
+                    raise ServerError(f"{self.where(path)}: not a JSON event: {payload[:200]!r}")
                 if "error" in data:
-                    raise ServerError(f"{self._where(path)}: {error_text(data)}")
+                    raise ServerError(f"{self.where(path)}: {error_text(data)}")
                 yield SseEvent(arrival, data)
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             raise ServerError(
-                f"{self._where(path)}: the connection dropped mid-stream ({_describe(exc)})"
+                f"{self.where(path)}: the connection dropped mid-stream ({_describe(exc)})"
             ) from exc
         finally:
             if not done:
                 self.close()
         if not done:
             raise ServerError(
-                f"{self._where(path)}: the stream ended without [DONE] (the server closed "
+                f"{self.where(path)}: the stream ended without [DONE] (the server closed "
                 "the connection mid-reply)"
             )
         response.read()  # drain the terminating chunk so the connection can be reused
 
-    def _where(self, path: str) -> str:
+    def where(self, path: str) -> str:
         e = self.endpoint
         return f"{e.scheme}://{e.host}:{e.port}{path}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A server's answer to one request: status, body (decoded JSON, else its text, None
+    when empty), content type and redirect target."""
+
+    status: int
+    data: Any
+    content_type: str = ""
+    location: str | None = None
+
+    @property
+    def ok_json(self) -> bool:
+        return self.status == 200 and isinstance(self.data, dict)
+
+    def describe(self) -> str:
+        """What the server answered, in one line (for a message that says why melt stops)."""
+        if 300 <= self.status < 400:
+            return f"HTTP {self.status}, a redirect to {self.location or '(no Location)'}"
+        if isinstance(self.data, str) and "html" in self.content_type.lower():
+            return f"HTTP {self.status} with an HTML page, not JSON ({_one_line(self.data)})"
+        if self.status == 200 and not isinstance(self.data, dict | list):
+            return f"HTTP 200 but not JSON ({_one_line(error_text(self.data))})"
+        return f"HTTP {self.status}: {_one_line(error_text(self.data))}"
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _json_or_text(raw: bytes) -> Any:

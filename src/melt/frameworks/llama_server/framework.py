@@ -1,0 +1,136 @@
+"""`--framework llama-server`: llama.cpp's own server, started by melt on the run's device.
+
+The model and the binary are put on the device, llama-server is started there on a free
+loopback port with flags taken from the run's settings (under the watchdog), the port is
+forwarded to the controller, and the openai-http engine drives it with llama-server's
+dialect. The run's artifact is the GGUF melt started it with, so its sha256 is checked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from melt.config import RunSettings
+from melt.errors import MeltError
+from melt.frameworks.base import FrameworkDefaults, FrameworkOptions
+from melt.frameworks.llama_server.engine import LlamaServerEngine, launch
+from melt.frameworks.llama_server.host import Placed, ServerHost
+from melt.frameworks.llama_server.process import last_lines
+from melt.frameworks.llamacpp.settings import LlamaCppKnobs
+from melt.models import Artifact
+
+BINARY_ENV = "MELT_LLAMA_SERVER"
+CACHED_BINARY = "llama.cpp-0.3.36/bin/llama-server"
+VERSION_TIMEOUT_S = 30.0
+
+
+def cached_binary() -> Path:
+    """Where `.ci/build-llama-cpp-tools` puts the llama-server it builds for this machine."""
+    cache = os.environ.get("MELT_CI_CACHE") or str(Path.home() / ".cache" / "melt-ci")
+    return Path(cache) / CACHED_BINARY
+
+
+def default_binary(host: ServerHost) -> str:
+    """The device's inventory `llama_server`, else `$MELT_LLAMA_SERVER`, else the CI build
+    (the last two only for this machine)."""
+    if host.configured_binary:
+        return host.configured_binary
+    if host.local:
+        if os.environ.get(BINARY_ENV):
+            return os.environ[BINARY_ENV]
+        if cached_binary().is_file():
+            return str(cached_binary())
+    raise MeltError(
+        f"no llama-server binary for device '{host.name}': pass --server-binary PATH (a "
+        f"llama-server built for that device's CPU), set llama_server: in the inventory, or "
+        f"{BINARY_ENV} for this machine (.ci/build-llama-cpp-tools builds one)"
+    )
+
+
+class LlamaServerSettings(LlamaCppKnobs):
+    """llama-server, started by melt on the device: llama.cpp's knobs become its flags
+    (`--flash-attn`, `--cache-type-k/-v`, `--cpu-mask`, `--cpu-strict`, `--poll`,
+    `--load-mode`), beside the shared settings (threads, ctx, batch, sampling) and its own
+    options (`--server-binary`)."""
+
+    framework: Literal["llama-server"] = "llama-server"
+
+
+class LlamaServer(FrameworkDefaults):
+    """llama.cpp's `llama-server`, started by melt on the run's device. `options.device` is
+    the `ServerHost` the runner gives for that device."""
+
+    name = "llama-server"
+
+    def __init__(self, options: FrameworkOptions) -> None:
+        self._host: ServerHost | None = options.device
+        self._binary_arg = options.server_binary
+        self._binary: str | None = None
+        self.deployed: dict[str, Placed] = {}
+
+    @property
+    def host(self) -> ServerHost:
+        """The run's device side; planning (variants, prompt counts) needs none."""
+        if self._host is None:
+            raise MeltError(
+                "--framework llama-server starts its server on a device, and only a bench "
+                "run gives it one (melt eval and other commands cannot serve it)"
+            )
+        return self._host
+
+    def binary(self) -> str:
+        """The executable's path on the device (pushed there on first use if needed)."""
+        if self._binary is None:
+            placed = self.host.put_binary(self._binary_arg or default_binary(self.host))
+            self.deployed["llama-server"] = placed
+            self._binary = placed.path
+        return self._binary
+
+    def deploy_summary(self) -> dict[str, Any]:
+        """What this framework put on the device: each file's path and bytes pushed."""
+        files = {
+            kind: {"path": d.path, "bytes_pushed": d.bytes_pushed}
+            for kind, d in self.deployed.items()
+        }
+        return {"files": files, "bytes_pushed": sum(d.bytes_pushed for d in self.deployed.values())}
+
+    def _version_text(self) -> str:
+        binary = self.binary()
+        code, output = self.host.run([binary, "--version"], timeout=VERSION_TIMEOUT_S)
+        lines = [line for line in output.splitlines() if line.startswith("version:")]
+        if code != 0 or not lines:
+            said = f"exited with code {code}" if code != 0 else "printed no 'version:' line"
+            raise MeltError(
+                f"--server-binary {binary} is not a working llama-server on "
+                f"'{self.host.name}': `--version` {said}; its last output: "
+                f"{last_lines(output)}"
+            )
+        return output.strip()
+
+    def version(self) -> str:
+        lines = [ln for ln in self._version_text().splitlines() if ln.startswith("version:")]
+        return f"llama-server {lines[0].removeprefix('version:').strip()}"
+
+    def system_info(self) -> str:
+        return self._version_text()
+
+    def load(self, artifact: Artifact, settings: RunSettings) -> LlamaServerEngine:
+        binary = self.binary()
+        model = self.host.put_model(artifact)
+        self.deployed[f"model {artifact.sha256[:12]}"] = model
+        return launch(self.host, binary, model.path, settings, artifact.size_bytes)
+
+    def tokenizer(self, artifact: Artifact) -> Callable[[str], list[int]]:
+        from melt.frameworks.llamacpp import LlamaCpp
+
+        return LlamaCpp().tokenizer(artifact)
+
+    def prompt_counter(self, artifact: Artifact) -> Callable[[Sequence[str]], int | None]:
+        """The GGUF's own template and vocabulary, as the server will use them (read on the
+        controller, before the server starts)."""
+        from melt.frameworks.llamacpp import LlamaCpp
+
+        return LlamaCpp().prompt_counter(artifact)
