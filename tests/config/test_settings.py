@@ -6,9 +6,9 @@ from melt.config import RunSettings
 from melt.config.experiment import expand, experiment_from
 from melt.config.settings import engine_knobs, engine_settings
 from melt.errors import MeltError
+from melt.frameworks.llama_server.framework import LlamaServerSettings
 from melt.frameworks.llamacpp.settings import LlamaCppSettings
 from melt.frameworks.ort_genai.settings import OrtGenAISettings
-from melt.frameworks.llama_server.framework import LlamaServerSettings
 
 FLAGS = {"flash_attn": "--flash-attn", "cpu_mask": "--cpu-mask", "provider": "--provider"}
 

@@ -118,9 +118,7 @@ def test_a_threshold_that_is_no_finite_percentage_is_refused(
     ],
     ids=["compare-exp", "compare-run", "report-exp", "report-experiment"],
 )
-def test_an_id_past_64_bits_is_one_line(
-    melt, tmp_path: Path, argv: list[str]
-) -> None:
+def test_an_id_past_64_bits_is_one_line(melt, tmp_path: Path, argv: list[str]) -> None:
     _, db = _store(tmp_path)
     result = melt(*argv, "--store", db)
     assert result.code == 2

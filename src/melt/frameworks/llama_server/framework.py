@@ -124,13 +124,13 @@ class LlamaServer(FrameworkDefaults):
         return launch(self.host, binary, model.path, settings, artifact.size_bytes)
 
     def tokenizer(self, artifact: Artifact) -> Callable[[str], list[int]]:
-        from melt.frameworks.llamacpp import LlamaCpp
+        from melt.frameworks.llamacpp.engine import LlamaCpp
 
         return LlamaCpp().tokenizer(artifact)
 
     def prompt_counter(self, artifact: Artifact) -> Callable[[Sequence[str]], int | None]:
         """The GGUF's own template and vocabulary, as the server will use them (read on the
         controller, before the server starts)."""
-        from melt.frameworks.llamacpp import LlamaCpp
+        from melt.frameworks.llamacpp.engine import LlamaCpp
 
         return LlamaCpp().prompt_counter(artifact)
