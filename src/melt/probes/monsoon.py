@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from melt.errors import MeltError
-from melt.probes.base import Availability, ProbeInfo, ProbeReadError
+from melt.probes.base import Availability, ProbeInfo, ProbePolicy, ProbeReadError
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
 
@@ -325,6 +325,7 @@ class MonsoonProbe:
     unused: the monitor is on USB, not in sysfs."""
 
     name = "monsoon"
+    policy = ProbePolicy("power", power_rank=0, runs_on="controller")
 
     def __init__(
         self,
@@ -431,6 +432,7 @@ class MonsoonProbe:
             resolution=self._resolution(),
             max_rate_hz=float(HARDWARE_RATE_HZ),
             facts=facts,
+            **self.policy.info_fields(),
         )
 
     def _resolution(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from melt.devices.fspath import SysPath
-from melt.probes.base import Availability, ProbeInfo, ProbeReadError
+from melt.probes.base import Availability, ProbeInfo, ProbePolicy, ProbeReadError
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
 
@@ -22,6 +22,7 @@ class NvmlProbe:
     `power`, the sum over GPUs. `root` is unused: NVML talks to the driver, not sysfs."""
 
     name = "nvml"
+    policy = ProbePolicy("power", power_rank=40)
 
     def __init__(self, root: SysPath) -> None:
         self._nvml: Any = None
@@ -54,6 +55,7 @@ class NvmlProbe:
             source="NVML nvmlDeviceGetPowerUsage (board power)",
             resolution="1 mW as reported (the driver updates it every ~20–100 ms)",
             facts={"gpus": names},
+            **self.policy.info_fields(),
         )
 
     def read(self, t_ns: int) -> list[Sample]:

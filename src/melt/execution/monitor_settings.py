@@ -1,0 +1,59 @@
+"""What the user chose for the probes of a bench (rate, cooldown, idle baseline, power
+model, Monsoon), and the parsing of the durations given on the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from melt.config.device_profile import DeviceProfile
+from melt.errors import MeltError
+from melt.metrics.thermal import DEFAULT_COMFORT_C
+from melt.probes.monsoon import MonsoonSettings
+from melt.probes.sampler import DEFAULT_RATE_HZ
+
+DEFAULT_COOLDOWN_TOLERANCE_C = 2.0
+DEFAULT_COOLDOWN_TIMEOUT_S = 300.0
+
+
+def parse_cooldown(text: str) -> float | str | None:
+    """`off` → None, `auto` → "auto", or seconds (`30`, `30s`, `2m`)."""
+    if text in ("off", "auto"):
+        return None if text == "off" else "auto"
+    try:
+        seconds = parse_duration_s(text)
+    except MeltError:
+        raise MeltError(
+            f"--cooldown: expected off, auto or a duration like 30s or 2m (got '{text}')"
+        ) from None
+    return seconds
+
+
+def parse_duration_s(text: str) -> float:
+    """Seconds from `90`, `90s`, `10m` or `1h`."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    body, scale = text.strip(), 1.0
+    if body and body[-1] in units:
+        body, scale = body[:-1], units[body[-1]]
+    try:
+        value = float(body) * scale
+    except ValueError:
+        raise MeltError(f"expected a duration like 90s, 10m or 1h (got '{text}')") from None
+    if value < 0:
+        raise MeltError(f"a duration cannot be negative (got '{text}')")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSettings:
+    rate_hz: float = DEFAULT_RATE_HZ
+    idle_baseline_s: float | None = None
+    cooldown: float | str | None = None
+    cooldown_tolerance_c: float = DEFAULT_COOLDOWN_TOLERANCE_C
+    cooldown_timeout_s: float = DEFAULT_COOLDOWN_TIMEOUT_S
+    power_model: str | None = None
+    profile: DeviceProfile | None = None
+    comfort_c: float = DEFAULT_COMFORT_C
+    root: Path = Path("/")
+    over_time_buckets: int = 0
+    monsoon: MonsoonSettings | None = None
