@@ -21,6 +21,9 @@ from melt.devices.inventory import ConnectOptions, find_entry, inventory_path, l
 from melt.devices.inventory import open_device as open_inventory_device
 from melt.devices.proc import PeakRss, peak_rss
 from melt.errors import MeltError
+from melt.execution.monitor import BenchMonitor
+from melt.execution.monitor_settings import ProbeSettings
+from melt.execution.monitor_signals import RunSignals
 from melt.frameworks import Engine, Framework, FrameworkOptions, get_framework
 from melt.frameworks.base import PromptCounter
 from melt.interrupts import Terminated, describe, raise_if_pending
@@ -29,7 +32,6 @@ from melt.metrics.run import MeasuredTurn, TurnAggregates, aggregate_turns
 from melt.metrics.stats import Aggregate, aggregate
 from melt.metrics.turn import TurnMetrics, turn_metrics
 from melt.models import Artifact
-from melt.monitor import BenchMonitor, ProbeSettings, RunSignals
 from melt.runners.base import DeviceRunGuard, Runner, RunOptions
 from melt.runners.select import make_runner
 from melt.store import Store, open_store
