@@ -14,6 +14,7 @@ from typing import Any
 
 from melt.metrics.battery import BatteryCost, battery_cost
 from melt.metrics.energy import (
+    EnergyMode,
     TurnEnergy,
     TurnWindows,
     WindowEnergy,
@@ -97,7 +98,7 @@ class EnergyReport:
             "source": self.source.description,
             "probe": self.source.probe,
             "provenance": str(self.source.provenance),
-            "integration": "trapezoid",
+            "integration": str(EnergyMode.TRAPEZOID),
             "idle_baseline_w": self.baseline_w,
             "run": None if self.run is None else self.run.as_dict(),
             "j_per_prompt_token": self.j_per_prompt_token.as_dict(),
