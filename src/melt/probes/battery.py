@@ -66,6 +66,7 @@ class BatteryProbe(PlannedProbe):
 
     name = "battery"
     policy = ProbePolicy("power", power_rank=20, current_channel="current")
+    trees = (("sys/class/power_supply", 2),)
 
     def __init__(self, root: SysPath, supply: str | None = None, sign: Sign = "auto") -> None:
         self.root = root

@@ -17,6 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from melt.devices.fspath import SysPath
 from melt.probes.base import ProbeReadError
@@ -181,6 +182,9 @@ class PlannedProbe(ABC):
 
     name: str
     root: SysPath
+    # The sysfs trees its discovery walks, (path under the root, depth as `find -maxdepth`):
+    # a transport takes them in one round trip (devices/snapshot.py) instead of one per file.
+    trees: ClassVar[tuple[tuple[str, int], ...]] = ()
     _cached: ProbePlan | None = None
 
     def plan(self) -> ProbePlan:

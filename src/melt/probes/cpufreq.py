@@ -55,6 +55,7 @@ class CpuFreqProbe(PlannedProbe):
 
     name = "cpufreq"
     policy = ProbePolicy("frequency")
+    trees = (("sys/devices/system/cpu", 3),)
 
     def __init__(self, root: SysPath) -> None:
         self.root = root

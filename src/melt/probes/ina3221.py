@@ -40,6 +40,7 @@ class Rail:
 class Ina3221Probe(PlannedProbe):
     name = "ina3221"
     policy = ProbePolicy("power", power_rank=10)
+    trees = (("sys/class/hwmon", 2),)
 
     def __init__(self, root: SysPath) -> None:
         self.root = root

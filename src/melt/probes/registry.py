@@ -43,6 +43,12 @@ def probe_names() -> list[str]:
     return sorted(_PROBES)
 
 
+def registered() -> dict[str, ProbeFactory]:
+    """Every registered probe's factory (its class), by name."""
+    _load_builtin()
+    return dict(_PROBES)
+
+
 def policy_of(name: str) -> ProbePolicy:
     """The registered policy of a probe."""
     _load_builtin()

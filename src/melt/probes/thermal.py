@@ -52,6 +52,7 @@ class ThermalProbe(PlannedProbe):
 
     name = "thermal"
     policy = ProbePolicy("temperature")
+    trees = (("sys/class/thermal", 2),)
 
     def __init__(self, root: SysPath) -> None:
         self.root = root

@@ -19,9 +19,11 @@ from melt.devices.adb import AdbDevice
 from melt.devices.android_sampler import SAMPLER_NAME, AndroidSampler, SamplerCpu, parse_line
 from melt.devices.base import DeviceError
 from melt.devices.fspath import DevicePath
+from melt.devices.snapshot import SnapshotView
 from melt.probes import detect
 from melt.probes.base import Availability, Probe, ProbeInfo, ProbeReadError
 from melt.probes.channels import PlannedProbe, ProbePlan
+from melt.probes.registry import registered
 from melt.probes.sampler import SamplerStats
 from melt.runners.base import DetectedProbes, SampleSink
 from melt.traces.sample import Sample
@@ -32,9 +34,10 @@ STOP_TIMEOUT_S = 10.0
 @dataclass(frozen=True, slots=True)
 class PhoneProbe:
     """A planned probe discovered on the phone; its info names the on-device sampler and the
-    phone's clock, and `read` (cooldown) reads its files over adb."""
+    phone's clock, and `read` (cooldown) reads its plan's files in one adb round trip."""
 
     probe: PlannedProbe
+    device: AdbDevice
     clock: str
 
     @property
@@ -54,7 +57,8 @@ class PhoneProbe:
         return replace(info, source=f"{source}; timestamps {self.clock}")
 
     def read(self, t_ns: int) -> list[Sample]:
-        return self.probe.read(t_ns)
+        plan = self.plan()
+        return plan.samples(t_ns, self.device.read_many(plan.files()))
 
 
 def _planned_only(probe: Probe) -> str | None:
@@ -65,9 +69,17 @@ def _planned_only(probe: Probe) -> str | None:
 
 
 def detect_phone_probes(device: AdbDevice, configured: Mapping[str, Any]) -> DetectedProbes:
-    """The registered device probes the phone's files offer, discovered through its file view;
-    a probe whose plan finds no file there is unavailable."""
-    found = detect(DevicePath(device, "/"), configured, runs_on=("device",), accept=_planned_only)
+    """The registered device probes the phone's files offer, discovered through its file view
+    (the trees the planned probes walk taken in one snapshot); a probe whose plan finds no
+    file there is unavailable."""
+    trees = {
+        ("/" + path, depth)
+        for factory in registered().values()
+        if isinstance(factory, type) and issubclass(factory, PlannedProbe)
+        for path, depth in factory.trees
+    }
+    root = DevicePath(SnapshotView(device, sorted(trees)), "/")
+    found = detect(root, configured, runs_on=("device",), accept=_planned_only)
     clock = f"on the phone's {device.clock_source().name}"
     probes: list[Probe] = []
     unavailable = dict(found.unavailable)
@@ -78,7 +90,7 @@ def detect_phone_probes(device: AdbDevice, configured: Mapping[str, Any]) -> Det
         except ProbeReadError as exc:
             files, unavailable[probe.name] = [], str(exc)
         if files:
-            probes.append(PhoneProbe(probe, clock))
+            probes.append(PhoneProbe(probe, device, clock))
         else:
             unavailable.setdefault(probe.name, f"phone '{device.name}' has no files for it in /sys")
     return DetectedProbes(tuple(probes), unavailable)
