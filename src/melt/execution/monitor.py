@@ -72,14 +72,16 @@ class BenchMonitor:
         check_rate(settings.rate_hz)
         configured = cls._configured(settings)
         configs = {name: c.config for name, c in configured.items()}
+        local = runner.device.transport == "local"
+        for name, chosen in configured.items():
+            if policy_of(name).runs_on == "controller" and not local:
+                raise MeltError(
+                    f"{chosen.flag}: an instrument on the controller's USB is supported only "
+                    "with --device local so far"
+                )
         on_device = runner.detect_probes(configs)
-        on_controller = detect(settings.root, configs, runs_on=("controller",))
-        if on_controller.probes and runner.device.transport != "local":
-            names = ", ".join(p.name for p in on_controller.probes)
-            raise MeltError(
-                f"{names}: an instrument on the controller's USB is supported only with "
-                "--device local so far"
-            )
+        # an instrument on the controller's USB is looked for only when it is the device's
+        on_controller = detect(settings.root, configs, runs_on=("controller",) if local else ())
         probes = (*on_device.probes, *on_controller.probes)
         unavailable = {**on_device.unavailable, **on_controller.unavailable}
         for name, chosen in configured.items():
