@@ -20,7 +20,6 @@ from melt.execution.monitor_settings import ProbeSettings
 from melt.execution.monitor_signals import RunSignals, measured_window, run_interference
 from melt.metrics.signals import PowerSource, run_signal_metrics
 from melt.probes import Probe, detect
-from melt.probes.cpu_power_model import PowerModel
 from melt.probes.registry import policy_of
 from melt.probes.sampler import SamplerStats, check_rate
 from melt.runners.base import Runner, SamplerLike
@@ -31,20 +30,10 @@ from melt.traces.sample import Provenance
 
 log = logging.getLogger(__name__)
 
-POWER_MODELS = ("estimated",)
 AUTO_IDLE_BASELINE_S = 3.0
 COOLDOWN_POLL_S = 1.0
 POWER = "power"
 TEMPERATURE = "temperature"
-
-
-@dataclass(frozen=True, slots=True)
-class Configured:
-    """A probe the user configured: its configuration and the flag that asked for it (an
-    unavailable configured probe is the user's error, named by that flag)."""
-
-    config: Any
-    flag: str
 
 
 @dataclass(slots=True)
@@ -70,7 +59,7 @@ class BenchMonitor:
 
             runner = InProcessRunner(LocalDevice(root=settings.root))
         check_rate(settings.rate_hz)
-        configured = cls._configured(settings)
+        configured = settings.configured_probes()
         configs = {name: c.config for name, c in configured.items()}
         local = runner.device.transport == "local"
         for name, chosen in configured.items():
@@ -91,16 +80,6 @@ class BenchMonitor:
         monitor.power = monitor._power_source()
         monitor.reference_c = monitor._temperatures()
         return monitor
-
-    @staticmethod
-    def _configured(settings: ProbeSettings) -> dict[str, Configured]:
-        """The probes the settings configure, by registered name."""
-        out: dict[str, Configured] = {}
-        if settings.monsoon is not None:
-            out["monsoon"] = Configured(settings.monsoon, "--monsoon-vout")
-        if settings.power_model is not None:
-            out["cpu_power_model"] = Configured(_power_model(settings), "--power-model")
-        return out
 
     def _power_source(self) -> PowerSource | None:
         """The measured power probe of the lowest power rank; the estimated model only when
@@ -293,20 +272,3 @@ class RunMonitor:
                 "ticks are the distinct sample times received, CPU time unknown"
             },
         )
-
-
-def _power_model(settings: ProbeSettings) -> PowerModel:
-    """The estimated CPU power model's parameters, from the device profile."""
-    if settings.power_model not in POWER_MODELS:
-        raise MeltError(
-            f"--power-model: unknown model '{settings.power_model}' "
-            f"(known: {', '.join(POWER_MODELS)})"
-        )
-    profile = settings.profile
-    if profile is None or profile.power_model is None:
-        raise MeltError(
-            "--power-model estimated needs power_model.idle_w and "
-            "power_model.active_w_per_core; pass --device-profile FILE.yaml that sets them"
-        )
-    model = profile.power_model
-    return PowerModel(model.idle_w, model.active_w_per_core, model.source)

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from melt.config.device_profile import DeviceProfile
 from melt.errors import MeltError
 from melt.metrics.thermal import DEFAULT_COMFORT_C
+from melt.probes.cpu_power_model import PowerModel
 from melt.probes.monsoon import MonsoonSettings
 from melt.probes.sampler import DEFAULT_RATE_HZ
 
 DEFAULT_COOLDOWN_TOLERANCE_C = 2.0
 DEFAULT_COOLDOWN_TIMEOUT_S = 300.0
+POWER_MODELS = ("estimated",)
 
 
 def parse_cooldown(text: str) -> float | str | None:
@@ -57,3 +60,39 @@ class ProbeSettings:
     root: Path = Path("/")
     over_time_buckets: int = 0
     monsoon: MonsoonSettings | None = None
+
+    def configured_probes(self) -> dict[str, Configured]:
+        """The registered probes these settings configure, by name, with their configuration
+        (a configured probe that cannot run is the user's error, named by its flag)."""
+        out: dict[str, Configured] = {}
+        if self.monsoon is not None:
+            out["monsoon"] = Configured(self.monsoon, "--monsoon-vout")
+        if self.power_model is not None:
+            out["cpu_power_model"] = Configured(_power_model(self), "--power-model")
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Configured:
+    """A probe the user configured: its configuration and the flag that asked for it (an
+    unavailable configured probe is the user's error, named by that flag)."""
+
+    config: Any
+    flag: str
+
+
+def _power_model(settings: ProbeSettings) -> PowerModel:
+    """The estimated CPU power model's parameters, from the device profile."""
+    if settings.power_model not in POWER_MODELS:
+        raise MeltError(
+            f"--power-model: unknown model '{settings.power_model}' "
+            f"(known: {', '.join(POWER_MODELS)})"
+        )
+    profile = settings.profile
+    if profile is None or profile.power_model is None:
+        raise MeltError(
+            "--power-model estimated needs power_model.idle_w and "
+            "power_model.active_w_per_core; pass --device-profile FILE.yaml that sets them"
+        )
+    model = profile.power_model
+    return PowerModel(model.idle_w, model.active_w_per_core, model.source)
