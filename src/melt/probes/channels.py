@@ -160,14 +160,14 @@ def _value(
     return raw if isinstance(raw, str) else raw / step.scale
 
 
-def read_texts(root: SysPath, paths: Sequence[str]) -> tuple[dict[str, str | None], list[str]]:
-    """Each file's text under `root` (`root / path`: absolute paths as discovery found them),
-    and the messages of those that could not be read."""
+def read_texts(files: Sequence[tuple[str, SysPath]]) -> tuple[dict[str, str | None], list[str]]:
+    """Each file's text, keyed by its plan path, and the messages of those that could not be
+    read."""
     texts: dict[str, str | None] = {}
     errors: list[str] = []
-    for path in paths:
+    for path, file in files:
         try:
-            texts[path] = (root / path).read_text()
+            texts[path] = file.read_text()
         except (OSError, UnicodeDecodeError) as exc:
             texts[path] = None
             errors.append(f"cannot read {path}: {exc}")
@@ -186,6 +186,7 @@ class PlannedProbe(ABC):
     # a transport takes them in one round trip (devices/snapshot.py) instead of one per file.
     trees: ClassVar[tuple[tuple[str, int], ...]] = ()
     _cached: ProbePlan | None = None
+    _files: list[tuple[str, SysPath]] | None = None
 
     def plan(self) -> ProbePlan:
         if self._cached is None:
@@ -198,7 +199,9 @@ class PlannedProbe(ABC):
 
     def read(self, t_ns: int) -> list[Sample]:
         plan = self.plan()
-        texts, errors = read_texts(self.root, plan.files())
+        if self._files is None:  # `root / path`: absolute paths as discovery found them
+            self._files = [(path, self.root / path) for path in plan.files()]
+        texts, errors = read_texts(self._files)
         if errors:
             raise ProbeReadError("; ".join(errors))
         return plan.samples(t_ns, texts)
