@@ -32,9 +32,9 @@ def test_no_sensor_says_why_for_each_power_probe(tmp_path: Path) -> None:
     assert monitor.power is None
     reason = monitor.energy_unavailable
     assert reason is not None and reason.startswith("no sensor: ")
-    # best first, as the policy ranks them: an external monitor, rails, battery, RAPL, GPU
+    # the device's sensors best first as their policies rank them, then the controller's
     names = [part.split(":")[0] for part in reason.removeprefix("no sensor: ").split("; ")]
-    assert names == ["monsoon", "ina3221", "battery", "rapl", "nvml"]
+    assert names == ["ina3221", "battery", "rapl", "nvml", "monsoon"]
     assert "battery: no power supply" in reason and "rapl: no intel-rapl zones" in reason
     assert "no thermal zones" in str(monitor.thermal_unavailable)
     assert monitor.idle_baseline_s() == 0.0

@@ -111,12 +111,13 @@ class BenchMonitor:
     def energy_unavailable(self) -> str | None:
         if self.power is not None:
             return None
+        # the device's own sensors first, best first, then instruments on the controller
         ranked = sorted(
-            (rank, name)
+            (policy.runs_on == "controller", rank, name)
             for name in self.unavailable
-            if policy_of(name).role == POWER and (rank := policy_of(name).power_rank) is not None
+            if (policy := policy_of(name)).role == POWER and (rank := policy.power_rank) is not None
         )
-        reasons = [f"{name}: {self.unavailable[name]}" for _, name in ranked]
+        reasons = [f"{name}: {self.unavailable[name]}" for *_, name in ranked]
         return f"no sensor: {'; '.join(reasons)}"
 
     @property
