@@ -43,7 +43,7 @@ def test_no_sensor_says_why_for_each_power_probe(tmp_path: Path) -> None:
 def test_estimated_model_replaces_measured_power_and_needs_a_profile(tmp_path: Path) -> None:
     root = tmp_path / "phone"
     shutil.copytree(FIXTURES / "android_phone", root)
-    with pytest.raises(MeltError, match="--power-model: cannot read .*proc/stat"):
+    with pytest.raises(MeltError, match=r"--power-model: cannot read .*proc/stat"):
         BenchMonitor.detect(ProbeSettings(root=root, power_model="estimated", profile=PROFILE))
     (root / "proc").mkdir()
     (root / "proc/stat").write_text("cpu  1 0 0 1 0 0 0 0\ncpu0 1 0 0 1 0 0 0 0\n")
