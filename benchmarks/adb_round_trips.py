@@ -25,7 +25,9 @@ from tests.fixtures.adb.fake_adbd import make_sandbox
 from tests.fixtures.adb.harness import AdbServer, FakePhone
 
 from melt.devices.adb import AdbDevice
-from melt.devices.android_sampler import AndroidSampler, discover
+from melt.devices.android_sampler import AndroidSampler
+from melt.probes.channels import ProbePlan
+from melt.runners.android_probes import detect_phone_probes
 
 
 def timed(fn: object) -> float:
@@ -47,8 +49,9 @@ def main() -> None:
             server.adb("connect", phone.serial)
             server.wait_state(phone.serial, ("device",))
             dev = AdbDevice(phone.serial, adb_server_port=server.port)
-            plan = discover(dev)
-            paths = plan.paths
+            found = detect_phone_probes(dev, {})
+            plan = sum((p.plan() for p in found.probes), ProbePlan())  # type: ignore[attr-defined]
+            paths = plan.files()
             trips, singles, batched, rates = [], [], [], []
             for _ in range(args.rounds):
                 trips.append(timed(lambda: dev.run(["true"])))

@@ -38,7 +38,10 @@ def test_each_window_gets_both_modes_and_empty_windows_none() -> None:
         ("decode#0", "melt-compat"),
     }
     assert figures[("capture", "melt-compat")].energy_mwh == pytest.approx(32000 / 3600)
-    assert figures[("decode#0", "trapezoid")].energy_mwh == pytest.approx(20000 / 3600)
+    # melt's one integration, over the exact window 0.5–3.5 s: power interpolated to 6 W at
+    # 0.5 s, 8 W at 1 s, 12 W at 3 s, held to 3.5 s: 3.5 + 20 + 6 = 29.5 J
+    assert figures[("decode#0", "trapezoid")].energy_mwh == pytest.approx(29500 / 3600)
+    assert figures[("capture", "trapezoid")].energy_mwh == pytest.approx(26000 / 3600)
     assert figures[("decode#0", "melt-compat")].energy_mwh == pytest.approx(24000 / 3600)
 
 

@@ -14,13 +14,16 @@ import hashlib
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from melt.execution.rows import turn_row
-from melt.metrics.melt_compat import WindowEnergy, melt_compat_energy, trapezoid_energy
+from melt.metrics.energy import WindowEnergy, window_energy
+from melt.metrics.melt_compat import melt_compat_energy
 from melt.metrics.run import MeasuredTurn, aggregate_turns
+from melt.metrics.timeline import Point
 from melt.metrics.turn import TurnMetrics
 from melt.store import Store
 from melt.store.profiles import EnergyFigure, add_energy_figures, add_intervals, add_op_timings
@@ -68,10 +71,16 @@ def window_energies(run: ImportedRun) -> list[EnergyFigure]:
     trapezoid alone)."""
     figures: list[EnergyFigure] = []
     for trace in run.power:
+        power_w = _points(trace.t_s, trace.power_mw)
+        if not power_w:
+            continue
+        current_a = None if trace.current_ma is None else _points(trace.t_s, trace.current_ma)
         for name, start, end in _windows(run):
-            found: list[WindowEnergy] = [
-                trapezoid_energy(trace.t_s, trace.power_mw, start, end, trace.current_ma)
-            ]
+            # the whole capture is the span of its samples; an interval is its exact window
+            lo = power_w[0][0] if math.isinf(start) else round(start * 1e9)
+            hi = power_w[-1][0] if math.isinf(end) else round(end * 1e9)
+            trapezoid = window_energy(power_w, lo, hi, current_a=current_a)
+            found: list[WindowEnergy] = [] if trapezoid is None else [trapezoid]
             if trace.current_ma is not None and trace.voltage_v is not None:
                 found.append(
                     melt_compat_energy(trace.t_s, trace.current_ma, trace.voltage_v, start, end)
@@ -82,6 +91,11 @@ def window_energies(run: ImportedRun) -> list[EnergyFigure]:
                 if energy.samples > 0
             ]
     return figures
+
+
+def _points(t_s: Sequence[float], milli: Sequence[float]) -> list[Point]:
+    """A capture's (s, mW or mA) samples as (ns, W or A) points."""
+    return [(round(t * 1e9), v / 1000.0) for t, v in zip(t_s, milli, strict=True)]
 
 
 def turn_metrics(turn: ImportedTurn) -> TurnMetrics:

@@ -17,8 +17,8 @@ from melt.metrics.stats import Aggregate
 from melt.models import Artifact
 
 if TYPE_CHECKING:
+    from melt.execution.monitor_signals import RunSignals
     from melt.execution.spec import RunSpec
-    from melt.monitor import RunSignals
     from melt.workloads import Workload
 
 STATUS_COMPLETED = "completed"

@@ -53,13 +53,15 @@ def test_energy_figures_are_stored_with_their_mode(melt, store: str) -> None:
     assert result.code == 0, result.err
     assert "detected melt-run" in result.out
     assert "energy decode#0 main [melt-compat]: 1.6667 mWh, 0.4167 mAh" in result.out
-    assert "energy decode#0 main [trapezoid]: 1.3889 mWh, 0.3472 mAh" in result.out
+    # melt's one integration over the exact decode window (1.0–2.5 s: 4 samples, edges
+    # included), MELT's rectangle rule over the 2 strictly inside it
+    assert "energy decode#0 main [trapezoid]: 3.3333 mWh, 0.8333 mAh" in result.out
     with sqlite3.connect(store) as db:
         modes = db.execute(
             "select mode, round(energy_mwh, 4) from energy_figures where window = 'decode#0'"
         ).fetchall()
         settings = db.execute("select ctx, max_new_tokens, batch, device from runs").fetchall()
-    assert sorted(modes) == [("melt-compat", 1.6667), ("trapezoid", 1.3889)]
+    assert sorted(modes) == [("melt-compat", 1.6667), ("trapezoid", 3.3333)]
     assert settings == [
         (2048, 64, None, "Pixel7"),
         (2048, 64, None, "Pixel7"),

@@ -2,22 +2,28 @@ from __future__ import annotations
 
 import pytest
 
-from melt.metrics.timeline import channels_of, series_of, summarise, value_at
+from melt.metrics.timeline import group_rows, group_series, summarise, value_at
 from melt.traces.sample import Provenance, Sample
 
 S = 1_000_000_000
 
 
-def test_series_picks_one_channel_in_time_order() -> None:
+def test_series_are_grouped_per_channel_first_seen_first_in_time_order() -> None:
     samples = [
         Sample(2, "cpu", "cpu0", 50.0, "%"),
         Sample(1, "cpu", "cpu0", 10.0, "%"),
         Sample(1, "cpu", "cpu1", 99.0, "%"),
     ]
-    s = series_of(samples, "cpu", "cpu0")
-    assert s is not None and s.points == ((1, 10.0), (2, 50.0)) and s.unit == "%"
-    assert series_of(samples, "rapl", "power") is None
-    assert channels_of(samples) == [("cpu", "cpu0"), ("cpu", "cpu1")]
+    cpu0, cpu1 = group_series(samples)
+    assert (cpu0.probe, cpu0.channel, cpu0.unit) == ("cpu", "cpu0", "%")
+    assert cpu0.points == ((1, 10.0), (2, 50.0)) and cpu1.points == ((1, 99.0),)
+    assert group_series([]) == []
+
+
+def test_store_rows_and_samples_group_alike() -> None:
+    rows = [(1, "rapl", "power", 2.0, "W", "measured"), (2, "rapl", "power", 3.0, "W", "measured")]
+    samples = [Sample(1, "rapl", "power", 2.0, "W"), Sample(2, "rapl", "power", 3.0, "W")]
+    assert group_rows(rows) == group_series(samples)
 
 
 def test_series_refuses_to_mix_measured_and_estimated() -> None:
@@ -26,7 +32,7 @@ def test_series_refuses_to_mix_measured_and_estimated() -> None:
         Sample(2, "p", "power", 1.0, "W", Provenance.ESTIMATED),
     ]
     with pytest.raises(ValueError, match="mixes measured and estimated"):
-        series_of(samples, "p", "power")
+        group_series(samples)
 
 
 def test_time_weighted_summary() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from melt.probes.cpu_power_model import CpuPowerModelProbe
+from melt.probes.cpu_power_model import CpuPowerModelProbe, PowerModel
 from melt.traces.sample import Provenance
 
 BEFORE = (
@@ -16,7 +16,8 @@ def test_estimated_power_from_utilisation_is_labelled_estimated(tmp_path) -> Non
     (tmp_path / "proc").mkdir()
     stat = tmp_path / "proc/stat"
     stat.write_text(BEFORE)
-    probe = CpuPowerModelProbe(tmp_path, idle_w=5.0, active_w_per_core=4.0, source="test")
+    model = PowerModel(idle_w=5.0, active_w_per_core=4.0, source="test")
+    probe = CpuPowerModelProbe(tmp_path, model)
     assert probe.read(0) == []
     stat.write_text(AFTER)
     (sample,) = probe.read(1)

@@ -10,6 +10,7 @@ def test_every_builtin_probe_is_registered() -> None:
     assert probe_names() == [
         "battery",
         "cpu",
+        "cpu_power_model",
         "cpufreq",
         "ina3221",
         "memory",

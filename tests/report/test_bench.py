@@ -16,10 +16,10 @@ from tests.metrics.test_signals import TURNS
 from tests.report.stores import add_run
 
 from melt.config import Cell, RunSettings
+from melt.execution.monitor_signals import RunSignals
 from melt.metrics.run import aggregate_turns
 from melt.metrics.signals import PowerSource, run_signal_metrics
 from melt.models import Artifact
-from melt.monitor import RunSignals
 from melt.probes.sampler import SamplerStats
 from melt.report.bench import bench_document
 from melt.report.sweep import stored_cells, sweep_parts

@@ -9,8 +9,8 @@ from typing import Any
 from rich.console import Console
 from tests.metrics.test_signals import TURNS
 
+from melt.execution.monitor_signals import RunSignals
 from melt.metrics.signals import PowerSource, run_signal_metrics
-from melt.monitor import RunSignals
 from melt.probes.sampler import SamplerStats
 from melt.report.signals import runs_signals_table, signals_parts
 from melt.traces.sample import Provenance, Sample

@@ -26,12 +26,12 @@ from melt.config.device_profile import load_device_profile
 from melt.config.experiment import SamplingOverrides, load_experiment_file
 from melt.errors import MeltError
 from melt.execution.bench import run_bench
+from melt.execution.monitor_settings import ProbeSettings, parse_cooldown, parse_duration_s
 from melt.execution.request import BenchRequest
 from melt.execution.selection import is_fleet
 from melt.files import require_mapping
 from melt.metrics.thermal import DEFAULT_COMFORT_C
 from melt.metrics.turn import TurnMetrics
-from melt.monitor import ProbeSettings, parse_cooldown, parse_duration_s
 from melt.probes.monsoon import DEFAULT_MAX_VOUT_V, MonsoonSettings
 from melt.probes.monsoon import DEFAULT_RATE_HZ as MONSOON_RATE_HZ
 from melt.probes.sampler import DEFAULT_RATE_HZ, check_rate

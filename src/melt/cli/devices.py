@@ -94,7 +94,7 @@ def _check_document(device: Device) -> dict[str, Any]:
         doc["problems"].append(str(exc))
         return doc
     try:
-        found = runner.detect_probes(None)
+        found = runner.detect_probes({})
         doc["probes"] = {p.name: p.info().source for p in found.probes}
         doc["unavailable"] = found.unavailable
         doc["deploy"] = runner.deploy_summary()

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from melt.devices.base import DeviceFacts
+from melt.execution.monitor import BenchMonitor
 from melt.execution.plan import SharedPlan, check_threads, open_device, prepare
 from melt.execution.request import BenchObserver, BenchRequest
 from melt.execution.run import RunContext, execute_run
 from melt.execution.spec import RunSpec, plan_runs
 from melt.metrics.run import MeasuredTurn, aggregate_turns
 from melt.metrics.stats import aggregate
-from melt.monitor import BenchMonitor
 from melt.results import STATUS_COMPLETED, BenchResult, CellResult
 from melt.runners.base import Runner
 from melt.runners.select import make_runner

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from melt.config import Cell
+from melt.execution.monitor_settings import ProbeSettings
 from melt.frameworks import FrameworkOptions
 from melt.metrics.turn import TurnMetrics
-from melt.monitor import ProbeSettings
 from melt.results import RunResult
 from melt.runners.base import RunOptions
 from melt.traces import TurnTrace

@@ -17,6 +17,8 @@ from typing import Any
 from melt.devices.base import Device, DeviceError
 from melt.devices.proc import PeakRss, peak_rss
 from melt.errors import MeltError
+from melt.execution.monitor import BenchMonitor
+from melt.execution.monitor_signals import RunSignals
 from melt.execution.request import BenchObserver
 from melt.execution.rows import measured, trace_row
 from melt.execution.spec import RunSpec
@@ -27,7 +29,6 @@ from melt.metrics.run import MeasuredTurn, TurnAggregates, aggregate_turns
 from melt.metrics.turn import turn_metrics
 from melt.models import Artifact
 from melt.models.kv_shape import kv_shape_of
-from melt.monitor import BenchMonitor, RunSignals
 from melt.results import (
     STATUS_COMPLETED,
     STATUS_FAILED,

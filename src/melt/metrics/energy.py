@@ -16,6 +16,10 @@ before the run; net energy = raw − baseline W × window seconds.
 MELT-compatible figures (for comparison with MELT's tables, computed here with the same
 trapezoid integration, not MELT's rectangle rule): `energy_pt` = turn-window energy in mWh /
 output tokens, `discharge_pt` = turn-window battery charge in mAh / output tokens.
+
+This is melt's one integration: measured runs and imported captures alike. MELT's own
+rectangle rule exists once, as `metrics.melt_compat.melt_compat_energy`, for reproducing
+MELT's published figures; both return a `WindowEnergy` that says which rule made it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from melt.metrics.timeline import NS_PER_S, Point, trapezoid_area, value_at
 
@@ -61,15 +66,35 @@ def average(points: Sequence[Point], start_ns: int, end_ns: int) -> float | None
     return None if area is None else area / ((end_ns - start_ns) / NS_PER_S)
 
 
+class EnergyMode(StrEnum):
+    """Which integration produced an energy figure (stored with every figure)."""
+
+    TRAPEZOID = "trapezoid"
+    MELT_COMPAT = "melt-compat"
+
+
 @dataclass(frozen=True, slots=True)
 class WindowEnergy:
-    """Energy of one window, raw and with the idle baseline subtracted."""
+    """Energy of one window in J, raw and with the idle baseline subtracted; the charge in C
+    when a current was integrated too; how many samples fell in the window, and the
+    integration (`mode`) that produced it."""
 
     duration_s: float
     energy_j: float
     avg_power_w: float | None
-    baseline_w: float | None
-    net_energy_j: float | None
+    baseline_w: float | None = None
+    net_energy_j: float | None = None
+    charge_c: float | None = None
+    samples: int = 0
+    mode: EnergyMode = EnergyMode.TRAPEZOID
+
+    @property
+    def energy_mwh(self) -> float:
+        return self.energy_j / J_PER_MWH
+
+    @property
+    def charge_mah(self) -> float | None:
+        return None if self.charge_c is None else self.charge_c / COULOMB_PER_MAH
 
     def as_dict(self) -> dict[str, float | None]:
         return {
@@ -82,8 +107,14 @@ class WindowEnergy:
 
 
 def window_energy(
-    power_w: Sequence[Point], start_ns: int, end_ns: int, baseline_w: float | None = None
+    power_w: Sequence[Point],
+    start_ns: int,
+    end_ns: int,
+    baseline_w: float | None = None,
+    current_a: Sequence[Point] | None = None,
 ) -> WindowEnergy | None:
+    """Energy of [start_ns, end_ns] (and charge, when `current_a` is given); None when the
+    window reaches past the power series by more than the hold."""
     energy = integrate(power_w, start_ns, end_ns)
     if energy is None:
         return None
@@ -94,6 +125,8 @@ def window_energy(
         avg_power_w=energy / duration if duration > 0 else None,
         baseline_w=baseline_w,
         net_energy_j=None if baseline_w is None else energy - baseline_w * duration,
+        charge_c=integrate(current_a, start_ns, end_ns) if current_a else None,
+        samples=sum(1 for t, _ in power_w if start_ns <= t <= end_ns),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from melt.metrics.battery import BatteryCost, battery_cost
 from melt.metrics.energy import (
+    EnergyMode,
     TurnEnergy,
     TurnWindows,
     WindowEnergy,
@@ -27,9 +28,9 @@ from melt.metrics.throttle import ThrottleFinding, decode_rate_throttling, frequ
 from melt.metrics.timeline import (
     NS_PER_S,
     Point,
+    Series,
     SeriesSummary,
-    channels_of,
-    series_of,
+    group_series,
     summarise,
     value_at,
 )
@@ -97,7 +98,7 @@ class EnergyReport:
             "source": self.source.description,
             "probe": self.source.probe,
             "provenance": str(self.source.provenance),
-            "integration": "trapezoid",
+            "integration": str(EnergyMode.TRAPEZOID),
             "idle_baseline_w": self.baseline_w,
             "run": None if self.run is None else self.run.as_dict(),
             "j_per_prompt_token": self.j_per_prompt_token.as_dict(),
@@ -129,13 +130,16 @@ class RunSignalMetrics:
         }
 
 
-def _points(samples: Sequence[Sample], probe: str, channel: str) -> tuple[Point, ...]:
-    found = series_of(samples, probe, channel)
+Grouped = dict[tuple[str, str], Series]
+
+
+def _points(samples: Grouped, probe: str, channel: str) -> tuple[Point, ...]:
+    found = samples.get((probe, channel))
     return () if found is None else found.points
 
 
 def _energy(
-    samples: Sequence[Sample],
+    samples: Grouped,
     turns: Sequence[MeasuredTurnWindow],
     source: PowerSource,
     idle: tuple[int, int] | None,
@@ -185,16 +189,15 @@ def _while_busy(freq: tuple[Point, ...], util: tuple[Point, ...]) -> tuple[Point
     return tuple((t, v) for t, v in freq if value_at(util, t) >= BUSY_PERCENT)
 
 
-def _hottest(samples: Sequence[Sample]) -> tuple[Point, ...]:
-    zones = [ch for probe, ch in channels_of(samples) if probe == THERMAL_PROBE]
+def _hottest(samples: Grouped) -> tuple[Point, ...]:
+    zones = [s.points for (probe, _), s in samples.items() if probe == THERMAL_PROBE]
     if not zones:
         return ()
-    series = {zone: _points(samples, THERMAL_PROBE, zone) for zone in zones}
-    return max(series.values(), key=lambda pts: max(v for _, v in pts))
+    return max(zones, key=lambda pts: max(v for _, v in pts))
 
 
 def _over_time(
-    samples: Sequence[Sample],
+    samples: Grouped,
     turns: Sequence[MeasuredTurnWindow],
     power: tuple[Point, ...],
     buckets: int,
@@ -227,28 +230,26 @@ def _over_time(
 
 
 def run_signal_metrics(
-    samples: Sequence[Sample],
+    sampled: Sequence[Sample],
     turns: Sequence[MeasuredTurnWindow],
     power: PowerSource | None = None,
     idle: tuple[int, int] | None = None,
     comfort_c: float = DEFAULT_COMFORT_C,
     over_time_buckets: int = 0,
 ) -> RunSignalMetrics:
-    timelines = []
-    for probe, channel in channels_of(samples):
-        found = series_of(samples, probe, channel)
-        if found is not None:
-            timelines.append(
-                Timeline(probe, channel, found.unit, found.provenance, summarise(found.points))
-            )
+    samples = {(s.probe, s.channel): s for s in group_series(sampled)}
+    timelines = [
+        Timeline(s.probe, s.channel, s.unit, s.provenance, summarise(s.points))
+        for s in samples.values()
+    ]
     thermal = {}
-    for probe, zone in channels_of(samples):
+    for probe, zone in samples:
         if probe == THERMAL_PROBE:
             pts = _points(samples, probe, zone)
             baseline = average(pts, *idle) if idle else None
             thermal[zone] = zone_thermal(pts, comfort_c, baseline)
     findings: list[ThrottleFinding] = []
-    for probe, core in channels_of(samples):
+    for probe, core in samples:
         if probe == FREQUENCY_PROBE:
             busy = _while_busy(_points(samples, probe, core), _points(samples, CPU_PROBE, core))
             if busy:

@@ -7,9 +7,10 @@ time-weighted (trapezoid area / duration) so uneven sampling does not bias it.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 from melt.traces.sample import Provenance, Sample
 
@@ -27,28 +28,73 @@ class Series:
     points: tuple[Point, ...]
 
 
-def series_of(samples: Iterable[Sample], probe: str, channel: str) -> Series | None:
-    """The points of one channel in time order, or None when it has none."""
-    picked = sorted(
-        (s for s in samples if s.probe == probe and s.channel == channel), key=lambda s: s.t_ns
-    )
-    if not picked:
-        return None
-    provenances = {s.provenance for s in picked}
-    if len(provenances) != 1:
-        raise ValueError(f"{probe}/{channel} mixes measured and estimated samples")
-    return Series(
-        probe=probe,
-        channel=channel,
-        unit=picked[0].unit,
-        provenance=picked[0].provenance,
-        points=tuple((s.t_ns, s.value) for s in picked),
-    )
+# A sample as a row of plain values: t_ns, probe, channel, value, unit, provenance (the store's
+# rows are these tuples; a `Sample` becomes one with `sample_row`).
+SampleRow = tuple[int, str, str, float, str, str]
 
 
-def channels_of(samples: Iterable[Sample]) -> list[tuple[str, str]]:
-    """Every (probe, channel) present, in first-seen order."""
-    return list(dict.fromkeys((s.probe, s.channel) for s in samples))
+def sample_row(s: Sample) -> SampleRow:
+    return (s.t_ns, s.probe, s.channel, s.value, s.unit, str(s.provenance))
+
+
+def group_rows(rows: Iterable[SampleRow]) -> list[Series]:
+    """The one grouping of samples into series: one `Series` per (probe, channel), first
+    seen first, each in time order, in one pass. A series has one unit and one provenance:
+    a channel that mixes measured and estimated samples is a `ValueError`."""
+    points: dict[tuple[str, str], list[Point]] = {}
+    kinds: dict[tuple[str, str], tuple[str, str]] = {}
+    ordered: dict[tuple[str, str], bool] = {}
+    for t_ns, probe, channel, value, unit, provenance in rows:
+        key = (probe, channel)
+        found = points.get(key)
+        if found is None:
+            found = points[key] = []
+            kinds[key] = (unit, provenance)
+            ordered[key] = True
+        elif kinds[key][1] != provenance:
+            raise ValueError(f"{probe}/{channel} mixes measured and estimated samples")
+        elif t_ns < found[-1][0]:
+            ordered[key] = False
+        found.append((t_ns, value))
+    return [
+        Series(
+            probe,
+            channel,
+            unit,
+            Provenance(provenance),
+            tuple(
+                points[(probe, channel)]
+                if ordered[(probe, channel)]
+                else sorted(points[(probe, channel)], key=lambda p: p[0])
+            ),
+        )
+        for (probe, channel), (unit, provenance) in kinds.items()
+    ]
+
+
+def group_series(samples: Iterable[Sample]) -> list[Series]:
+    """`group_rows` over `Sample`s."""
+    return group_rows(sample_row(s) for s in samples)
+
+
+def series_document(
+    samples: Iterable[Sample], sources: Mapping[str, str | None]
+) -> dict[str, dict[str, Any]]:
+    """Every series of a run keyed `probe/channel`, as parallel `t_ns` / `value` lists with
+    unit, provenance and the probe's source (`sources`, by probe): the one stored shape of
+    a run's samples (`melt bench --json`, `melt export`)."""
+    return {
+        f"{s.probe}/{s.channel}": {
+            "probe": s.probe,
+            "channel": s.channel,
+            "unit": s.unit,
+            "provenance": str(s.provenance),
+            "source": sources.get(s.probe),
+            "t_ns": [t for t, _ in s.points],
+            "value": [v for _, v in s.points],
+        }
+        for s in group_series(samples)
+    }
 
 
 def value_at(points: Sequence[Point], t_ns: int) -> float:

@@ -9,7 +9,7 @@ is read, returns `Sample`s stamped with the caller's monotonic time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from melt.devices.fspath import SysPath
 from melt.traces.sample import Provenance, Sample
@@ -35,6 +35,38 @@ class Availability:
         return cls(False, why)
 
 
+RunsOn = Literal["device", "controller"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbePolicy:
+    """What the monitor does with a probe, declared once where the probe is registered.
+
+    `role` is the kind of signal (`power`, `temperature`, `frequency`, `utilisation`,
+    `memory`); among measured `power` probes the lowest `power_rank` is the run's power
+    source (an external monitor the user configured ranks first: on a device it powers, the
+    device's own sensors see the monitor's supply). `runs_on` says where the probe reads:
+    on the device (its files, sampled there) or on the controller (an instrument on the
+    controller's USB). `current_channel` names a discharge-current channel (a battery's), for
+    charge figures. An `opt_in` probe is made only when the user configured it (its
+    parameters are the user's, e.g. the estimated CPU power model)."""
+
+    role: str
+    power_rank: int | None = None
+    runs_on: RunsOn = "device"
+    current_channel: str | None = None
+    opt_in: bool = False
+
+    def info_fields(self) -> dict[str, Any]:
+        """The part of a `ProbeInfo` this policy fills."""
+        return {
+            "role": self.role,
+            "power_rank": self.power_rank,
+            "runs_on": self.runs_on,
+            "current_channel": self.current_channel,
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeInfo:
     """What a probe reads, declared before it runs.
@@ -51,6 +83,10 @@ class ProbeInfo:
     resolution: str
     max_rate_hz: float | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    role: str = "signal"
+    power_rank: int | None = None
+    runs_on: RunsOn = "device"
+    current_channel: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +98,10 @@ class ProbeInfo:
             "resolution": self.resolution,
             "max_rate_hz": self.max_rate_hz,
             "facts": self.facts,
+            "role": self.role,
+            "power_rank": self.power_rank,
+            "runs_on": self.runs_on,
+            "current_channel": self.current_channel,
         }
 
 

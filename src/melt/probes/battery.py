@@ -6,25 +6,36 @@ fuel gauges report a positive value while discharging. With `sign="auto"` the ba
 `status` decides: `Discharging` means current flows out of the battery whatever the sign;
 `Charging` means it flows in; otherwise the ABI sign is used. The probe reports
 `current` and `power` as *discharge* figures: positive while the battery is drained.
+
+The probe is a channel plan (probes/channels.py), so the phone's sh sampler reads it too.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, cast
 
 from melt.devices.fspath import SysPath
 from melt.probes.base import (
     Availability,
     ProbeInfo,
+    ProbePolicy,
     ProbeReadError,
     read_int,
     read_optional_text,
 )
+from melt.probes.channels import Channel, Derived, PlannedProbe, ProbePlan, Value, register_op
 from melt.probes.registry import register_probe
-from melt.traces.sample import Provenance, Sample
+from melt.traces.sample import Provenance
 
 Sign = Literal["auto", "abi", "inverted"]
 MICRO = 1e6
+# (file, channel, scale, unit) of the optional files a fuel gauge may have
+OPTIONAL = (
+    ("capacity", "capacity", 1.0, "%"),
+    ("temp", "temp", 10.0, "°C"),
+    ("charge_now", "charge_now", 1000.0, "mAh"),
+)
 
 
 def discharge_current_a(current_now_ua: int, status: str, sign: Sign = "auto") -> float:
@@ -41,13 +52,24 @@ def discharge_current_a(current_now_ua: int, status: str, sign: Sign = "auto") -
     return -amps
 
 
+@register_op("discharge_current")
+def _discharge_current(values: Sequence[Value], args: Sequence[str]) -> float:
+    """The plan's form of `discharge_current_a`: inputs `current_now` (µA) and, when the
+    gauge has it, `status`; args the sign convention."""
+    status = str(values[1]) if len(values) > 1 else "Unknown"
+    return discharge_current_a(int(values[0]), status, cast(Sign, args[0]))
+
+
 @register_probe("battery")
-class BatteryProbe:
+class BatteryProbe(PlannedProbe):
     """The first power supply whose `type` is `Battery` (or the one named `supply`)."""
 
     name = "battery"
+    policy = ProbePolicy("power", power_rank=20, current_channel="current")
+    trees = (("sys/class/power_supply", 2),)
 
     def __init__(self, root: SysPath, supply: str | None = None, sign: Sign = "auto") -> None:
+        self.root = root
         self.base = root / "sys" / "class" / "power_supply"
         self.supply = supply
         self.sign = sign
@@ -56,7 +78,7 @@ class BatteryProbe:
     def _find(self) -> SysPath | None:
         if self._dir is not None or not self.base.is_dir():
             return self._dir
-        for entry in sorted(self.base.iterdir()):
+        for entry in sorted(self.base.iterdir(), key=lambda e: e.name):
             if self.supply is not None and entry.name != self.supply:
                 continue
             if read_optional_text(entry / "type") == "Battery":
@@ -101,27 +123,38 @@ class BatteryProbe:
                 "technology": read_optional_text(found / "technology"),
                 "model_name": read_optional_text(found / "model_name"),
             },
+            **self.policy.info_fields(),
         )
 
-    def read(self, t_ns: int) -> list[Sample]:
+    def _plan(self) -> ProbePlan:
+        """Voltage, discharge current, power = V × A and whether it charges, from
+        `voltage_now` (µV), `current_now` (µA) and `status`; capacity (%), temp (0.1 °C)
+        and charge_now (µAh) where the gauge has them."""
         found = self._find()
         if found is None:
             raise ProbeReadError(f"no battery under {self.base}")
-        status = read_optional_text(found / "status") or "Unknown"
-        volts = read_int(found / "voltage_now") / MICRO
-        amps = discharge_current_a(read_int(found / "current_now"), status, self.sign)
-        samples = [
-            Sample(t_ns, self.name, "power", volts * amps, "W"),
-            Sample(t_ns, self.name, "current", amps, "A"),
-            Sample(t_ns, self.name, "voltage", volts, "V"),
-            Sample(t_ns, self.name, "charging", float(status == "Charging"), "bool"),
+        n = self.name
+
+        def path(name: str) -> str:
+            return str(found / name)
+
+        has_status = (found / "status").exists()
+        steps: list[Channel | Derived] = [
+            Channel(n, "voltage", path("voltage_now"), "V", scale=MICRO),
+            Channel(n, "current_now", path("current_now"), "µA", emit=False),
         ]
-        for channel, scale, unit in (
-            ("capacity", 1.0, "%"),
-            ("temp", 10.0, "°C"),
-            ("charge_now", 1000.0, "mAh"),
-        ):
-            value = self._optional_int(channel)
-            if value is not None:
-                samples.append(Sample(t_ns, self.name, channel, value / scale, unit))
-        return samples
+        if has_status:
+            steps.append(Channel(n, "status", path("status"), "", parser="text", emit=False))
+        current_inputs = ("current_now", "status") if has_status else ("current_now",)
+        steps += [
+            Derived(n, "current", "A", "discharge_current", current_inputs, (self.sign,)),
+            Derived(n, "power", "W", "product", ("voltage", "current")),
+        ]
+        if has_status:
+            steps.append(Derived(n, "charging", "bool", "equals", ("status",), ("Charging",)))
+        steps += [
+            Channel(n, channel, path(file), unit, scale=scale)
+            for file, channel, scale, unit in OPTIONAL
+            if (found / file).exists()
+        ]
+        return ProbePlan(tuple(steps))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from melt.devices.fspath import SysPath
-from melt.probes.base import Availability, ProbeInfo, ProbeReadError, read_text
+from melt.probes.base import Availability, ProbeInfo, ProbePolicy, ProbeReadError, read_text
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
 
@@ -48,6 +48,7 @@ class CpuProbe:
     read. The first read only sets the baseline and returns no samples."""
 
     name = "cpu"
+    policy = ProbePolicy("utilisation")
 
     def __init__(self, root: SysPath) -> None:
         self.path = root / "proc" / "stat"
@@ -68,6 +69,7 @@ class CpuProbe:
             provenance=Provenance.MEASURED,
             source=str(self.path),
             resolution="1 jiffy (USER_HZ, usually 10 ms) per core",
+            **self.policy.info_fields(),
         )
 
     def _stat(self) -> dict[str, tuple[int, int]]:

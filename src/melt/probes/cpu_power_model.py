@@ -7,20 +7,36 @@ Not a sensor: every sample is `estimated`, and the parameters come from a device
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from melt.devices.fspath import SysPath
-from melt.probes.base import Availability, ProbeInfo
+from melt.probes.base import Availability, ProbeInfo, ProbePolicy
 from melt.probes.cpu import CpuProbe, is_core
+from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
 
 
-class CpuPowerModelProbe:
-    name = "cpu_power_model"
+@dataclass(frozen=True, slots=True)
+class PowerModel:
+    """The parameters of the estimated CPU power model (config.device_profile)."""
 
-    def __init__(self, root: SysPath, idle_w: float, active_w_per_core: float, source: str) -> None:
+    idle_w: float
+    active_w_per_core: float
+    source: str
+
+
+@register_probe("cpu_power_model")
+class CpuPowerModelProbe:
+    """Made only when configured (`detect(..., {"cpu_power_model": PowerModel(...)})`)."""
+
+    name = "cpu_power_model"
+    policy = ProbePolicy("power", opt_in=True)
+
+    def __init__(self, root: SysPath, model: PowerModel) -> None:
         self.cpu = CpuProbe(root)
-        self.idle_w = idle_w
-        self.active_w_per_core = active_w_per_core
-        self.source = source
+        self.idle_w = model.idle_w
+        self.active_w_per_core = model.active_w_per_core
+        self.source = model.source
 
     def available(self) -> Availability:
         return self.cpu.available()
@@ -35,6 +51,7 @@ class CpuPowerModelProbe:
             f"(/proc/stat); parameters from {self.source}",
             resolution="as /proc/stat utilisation",
             facts={"idle_w": self.idle_w, "active_w_per_core": self.active_w_per_core},
+            **self.policy.info_fields(),
         )
 
     def read(self, t_ns: int) -> list[Sample]:

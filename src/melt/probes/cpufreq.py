@@ -15,11 +15,12 @@ from melt.devices.fspath import SysPath
 from melt.probes.base import (
     Availability,
     ProbeInfo,
+    ProbePolicy,
     ProbeReadError,
-    read_int,
     read_optional_text,
     read_text,
 )
+from melt.probes.channels import Channel, PlannedProbe, ProbePlan
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
 
@@ -48,12 +49,16 @@ def parse_cpuinfo_mhz(text: str) -> dict[str, float]:
 
 
 @register_probe("cpufreq")
-class CpuFreqProbe:
-    """Current frequency of each core in MHz."""
+class CpuFreqProbe(PlannedProbe):
+    """Current frequency of each core in MHz: a channel plan over cpufreq; without cpufreq
+    the /proc/cpuinfo fallback (an empty plan: a multi-line file only this process parses)."""
 
     name = "cpufreq"
+    policy = ProbePolicy("frequency")
+    trees = (("sys/devices/system/cpu", 3),)
 
     def __init__(self, root: SysPath) -> None:
+        self.root = root
         self.cpu_root = root / "sys" / "devices" / "system" / "cpu"
         self.cpuinfo = root / "proc" / "cpuinfo"
         self._dirs: dict[str, SysPath] | None = None
@@ -111,6 +116,7 @@ class CpuFreqProbe:
                 source=f"{self.cpu_root}/cpuN/cpufreq/scaling_cur_freq",
                 resolution="1 kHz",
                 facts=facts,
+                **self.policy.info_fields(),
             )
         return ProbeInfo(
             name=self.name,
@@ -120,13 +126,18 @@ class CpuFreqProbe:
             source=f"{self.cpuinfo} 'cpu MHz' (no cpufreq; may be the nominal clock on a VM)",
             resolution="0.001 MHz",
             facts={},
+            **self.policy.info_fields(),
+        )
+
+    def _plan(self) -> ProbePlan:
+        return ProbePlan(
+            tuple(
+                Channel(self.name, cpu, str(d / "scaling_cur_freq"), "MHz", scale=1000.0)
+                for cpu, d in self._cpufreq_dirs().items()
+            )
         )
 
     def read(self, t_ns: int) -> list[Sample]:
-        dirs = self._cpufreq_dirs()
-        if dirs:
-            return [
-                Sample(t_ns, self.name, cpu, read_int(d / "scaling_cur_freq") / 1000.0, "MHz")
-                for cpu, d in dirs.items()
-            ]
+        if self._cpufreq_dirs():
+            return super().read(t_ns)
         return [Sample(t_ns, self.name, cpu, v, "MHz") for cpu, v in self._cpuinfo_mhz().items()]

@@ -12,9 +12,17 @@ import re
 from dataclasses import dataclass
 
 from melt.devices.fspath import SysPath
-from melt.probes.base import Availability, ProbeInfo, ProbeReadError, read_int, read_text
+from melt.probes.base import (
+    Availability,
+    ProbeInfo,
+    ProbePolicy,
+    ProbeReadError,
+    read_int,
+    read_text,
+)
+from melt.probes.channels import Channel, Derived, PlannedProbe, ProbePlan
 from melt.probes.registry import register_probe
-from melt.traces.sample import Provenance, Sample
+from melt.traces.sample import Provenance
 
 _CHANNELS = (1, 2, 3)
 _HWMON = re.compile(r"hwmon\d+$")
@@ -29,10 +37,13 @@ class Rail:
 
 
 @register_probe("ina3221")
-class Ina3221Probe:
+class Ina3221Probe(PlannedProbe):
     name = "ina3221"
+    policy = ProbePolicy("power", power_rank=10)
+    trees = (("sys/class/hwmon", 2),)
 
     def __init__(self, root: SysPath) -> None:
+        self.root = root
         self.base = root / "sys" / "class" / "hwmon"
         self._rails: list[Rail] | None = None
 
@@ -87,18 +98,23 @@ class Ina3221Probe:
                 "rails": [r.label for r in self.rails()],
                 "total": [r.label for r in self._total_rails()],
             },
+            **self.policy.info_fields(),
         )
 
-    def read(self, t_ns: int) -> list[Sample]:
-        samples = []
-        watts: dict[str, float] = {}
+    def _plan(self) -> ProbePlan:
+        """Per rail: bus voltage (mV) and current (mA) read, power = V × A emitted; `power`
+        the sum over the total rails."""
+        n = self.name
+        steps: list[Channel | Derived] = []
         for rail in self.rails():
-            volts = read_int(rail.volts_file) / 1000.0
-            amps = read_int(rail.amps_file) / 1000.0
-            watts[rail.label] = volts * amps
-            samples.append(Sample(t_ns, self.name, f"power:{rail.label}", volts * amps, "W"))
-        if not watts:
+            volts, amps = f"volts:{rail.label}", f"amps:{rail.label}"
+            steps += [
+                Channel(n, volts, str(rail.volts_file), "V", scale=1000.0, emit=False),
+                Channel(n, amps, str(rail.amps_file), "A", scale=1000.0, emit=False),
+                Derived(n, f"power:{rail.label}", "W", "product", (volts, amps)),
+            ]
+        if not steps:
             raise ProbeReadError(f"no ina3221 rails under {self.base}")
-        total = sum(watts[r.label] for r in self._total_rails())
-        samples.append(Sample(t_ns, self.name, "power", total, "W"))
-        return samples
+        total = tuple(f"power:{r.label}" for r in self._total_rails())
+        steps.append(Derived(n, "power", "W", "sum", total))
+        return ProbePlan(tuple(steps))

@@ -13,7 +13,7 @@ import os
 
 from melt.devices.fspath import SysPath
 from melt.devices.proc import KIB, smaps_rollup_pss_kib, status_kib
-from melt.probes.base import Availability, ProbeInfo, ProbeReadError, read_text
+from melt.probes.base import Availability, ProbeInfo, ProbePolicy, ProbeReadError, read_text
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
 
@@ -39,6 +39,7 @@ class MemoryProbe:
     `system_available`, all in bytes."""
 
     name = "memory"
+    policy = ProbePolicy("memory")
 
     def __init__(
         self, root: SysPath, pid: int | None = None, pss_period_s: float = DEFAULT_PSS_PERIOD_S
@@ -67,6 +68,7 @@ class MemoryProbe:
             source=f"{self.status} VmRSS, {self.smaps_rollup} Pss; {self.meminfo} MemAvailable",
             resolution="1 page (RSS), 1 KiB (PSS, MemAvailable)",
             facts={"pss_period_s": self.pss_period_ns / 1e9},
+            **self.policy.info_fields(),
         )
 
     def _system_available(self) -> int:

@@ -42,7 +42,7 @@ from typing import Any
 
 from melt.errors import MeltError
 from melt.extras import install_hint
-from melt.probes.base import Availability, ProbeInfo, ProbeReadError
+from melt.probes.base import Availability, ProbeInfo, ProbePolicy, ProbeReadError
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
 
@@ -326,6 +326,7 @@ class MonsoonProbe:
     unused: the monitor is on USB, not in sysfs."""
 
     name = "monsoon"
+    policy = ProbePolicy("power", power_rank=0, runs_on="controller")
 
     def __init__(
         self,
@@ -432,6 +433,7 @@ class MonsoonProbe:
             resolution=self._resolution(),
             max_rate_hz=float(HARDWARE_RATE_HZ),
             facts=facts,
+            **self.policy.info_fields(),
         )
 
     def _resolution(self) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from melt.devices.fspath import SysPath
 from melt.extras import install_hint
-from melt.probes.base import Availability, ProbeInfo, ProbeReadError
+from melt.probes.base import Availability, ProbeInfo, ProbePolicy, ProbeReadError
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
 
@@ -23,6 +23,7 @@ class NvmlProbe:
     `power`, the sum over GPUs. `root` is unused: NVML talks to the driver, not sysfs."""
 
     name = "nvml"
+    policy = ProbePolicy("power", power_rank=40)
 
     def __init__(self, root: SysPath) -> None:
         self._nvml: Any = None
@@ -55,6 +56,7 @@ class NvmlProbe:
             source="NVML nvmlDeviceGetPowerUsage (board power)",
             resolution="1 mW as reported (the driver updates it every ~20–100 ms)",
             facts={"gpus": names},
+            **self.policy.info_fields(),
         )
 
     def read(self, t_ns: int) -> list[Sample]:

@@ -14,7 +14,14 @@ import re
 from dataclasses import dataclass
 
 from melt.devices.fspath import SysPath
-from melt.probes.base import Availability, ProbeInfo, ProbeReadError, read_int, read_text
+from melt.probes.base import (
+    Availability,
+    ProbeInfo,
+    ProbePolicy,
+    ProbeReadError,
+    read_int,
+    read_text,
+)
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance, Sample
 
@@ -43,6 +50,7 @@ class RaplProbe:
     is no package), in watts."""
 
     name = "rapl"
+    policy = ProbePolicy("power", power_rank=30)
 
     def __init__(self, root: SysPath) -> None:
         self.base = root / "sys" / "class" / "powercap"
@@ -103,6 +111,7 @@ class RaplProbe:
                 "total": [d.channel for d in self._totalled()],
                 "max_energy_range_uj": {d.channel: d.max_range_uj for d in self.domains()},
             },
+            **self.policy.info_fields(),
         )
 
     def read(self, t_ns: int) -> list[Sample]:

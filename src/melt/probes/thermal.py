@@ -11,13 +11,15 @@ from melt.devices.fspath import SysPath
 from melt.probes.base import (
     Availability,
     ProbeInfo,
+    ProbePolicy,
     ProbeReadError,
     read_int,
     read_optional_text,
     read_text,
 )
+from melt.probes.channels import Channel, PlannedProbe, ProbePlan
 from melt.probes.registry import register_probe
-from melt.traces.sample import Provenance, Sample
+from melt.traces.sample import Provenance
 
 _ZONE = re.compile(r"thermal_zone(\d+)$")
 _TRIP = re.compile(r"trip_point_(\d+)_temp$")
@@ -44,13 +46,16 @@ def _trip_points(zone: SysPath) -> tuple[tuple[str, float], ...]:
 
 
 @register_probe("thermal")
-class ThermalProbe:
+class ThermalProbe(PlannedProbe):
     """Temperature of each readable zone in °C; the channel is the zone's `type` (made
     unique with the zone number when two zones share a type)."""
 
     name = "thermal"
+    policy = ProbePolicy("temperature")
+    trees = (("sys/class/thermal", 2),)
 
     def __init__(self, root: SysPath) -> None:
+        self.root = root
         self.base = root / "sys" / "class" / "thermal"
         self._zones: list[Zone] | None = None
         self.skipped: dict[str, str] = {}
@@ -113,10 +118,13 @@ class ThermalProbe:
                 for z in self.zones()
             }
             | ({"skipped": self.skipped} if self.skipped else {}),
+            **self.policy.info_fields(),
         )
 
-    def read(self, t_ns: int) -> list[Sample]:
-        return [
-            Sample(t_ns, self.name, z.channel, read_int(z.path / "temp") / MILLI, "°C")
-            for z in self.zones()
-        ]
+    def _plan(self) -> ProbePlan:
+        return ProbePlan(
+            tuple(
+                Channel(self.name, z.channel, str(z.path / "temp"), "°C", scale=MILLI)
+                for z in self.zones()
+            )
+        )

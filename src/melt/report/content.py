@@ -33,12 +33,11 @@ from melt.metrics.stats import (
     tukey_outliers,
 )
 from melt.metrics.thermal import zone_thermal
-from melt.metrics.timeline import Series
+from melt.metrics.timeline import Series, group_rows
 from melt.report.selection import measured_turns
 from melt.store import Store
 from melt.store.samples import SampleRow, sample_rows
 from melt.store.scores import scores_for
-from melt.traces.sample import Provenance
 from melt.values import finite
 
 LATENCY_METRICS = (("ttft_s", "TTFT", "s"), ("e2e_s", "turn latency", "s"))
@@ -207,20 +206,8 @@ def _median(values: Sequence[float]) -> float:
 
 
 def _series(rows: Sequence[SampleRow]) -> list[Series]:
-    """The run's samples as one series per (probe, channel), first seen first, each in
-    time order (the rows are), grouped in one pass."""
-    points: dict[tuple[str, str], list[tuple[int, float]]] = {}
-    kinds: dict[tuple[str, str], tuple[str, str]] = {}
-    for t_ns, probe, channel, value, unit, provenance in rows:
-        found = points.get((probe, channel))
-        if found is None:  # a series has one unit and one provenance
-            found = points[(probe, channel)] = []
-            kinds[(probe, channel)] = (unit, provenance)
-        found.append((t_ns, value))
-    return [
-        Series(probe, channel, unit, Provenance(kind), tuple(points[(probe, channel)]))
-        for (probe, channel), (unit, kind) in kinds.items()
-    ]
+    """The run's samples as one series per (probe, channel) (metrics.timeline.group_rows)."""
+    return group_rows(rows)
 
 
 def _thermal_from_samples(series: Sequence[Series]) -> dict[str, dict[str, float]]:

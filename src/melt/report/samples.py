@@ -17,7 +17,7 @@ from typing import Any
 from rich.text import Text
 
 from melt.errors import MeltError
-from melt.metrics.timeline import NS_PER_S, Series, channels_of, series_of
+from melt.metrics.timeline import NS_PER_S, Series, group_series
 from melt.report.layout import Column, FittedTable
 from melt.report.units import fmt, fmt_bytes, fmt_own_cpu
 from melt.traces.sample import Provenance, Sample
@@ -53,8 +53,7 @@ class SeriesOverview:
 
 def all_series(samples: Sequence[Sample]) -> list[Series]:
     """Every (probe, channel) series of a run, in first-seen order."""
-    found = (series_of(samples, probe, channel) for probe, channel in channels_of(samples))
-    return [s for s in found if s is not None]
+    return group_series(samples)
 
 
 def summarise_series(series: Series, source: str | None, origin_ns: int) -> SeriesOverview:

@@ -30,8 +30,6 @@ from melt.devices.local import LocalDevice
 from melt.runners import wire
 
 PROTOCOL = 1
-# Probes of instruments on the controller's own ports, never on a device (a Monsoon on USB).
-CONTROLLER_PROBES = ("monsoon",)
 
 
 class _Stop(BaseException):
@@ -91,26 +89,16 @@ class Agent:
         return {"facts": facts.as_dict()}
 
     def cmd_detect(self, r: dict[str, Any]) -> dict[str, Any]:
+        """The registered probes that run on a device (`ProbePolicy.runs_on`), each
+        configured probe with its configuration's fields as attributes."""
         from melt.probes import detect
-        from melt.probes.cpu_power_model import CpuPowerModelProbe
 
-        found = detect(self.device.path("/"))
-        probes = list(found.probes)
-        model = r.get("power_model")
-        if model is not None:
-            probes.append(
-                CpuPowerModelProbe(
-                    self.device.path("/"),
-                    model["idle_w"],
-                    model["active_w_per_core"],
-                    model["source"],
-                )
-            )
-        self.probes = {p.name: p for p in probes}
-        unavailable = {k: v for k, v in found.unavailable.items() if k not in CONTROLLER_PROBES}
+        configured = {name: wire.Namespace(c) for name, c in r.get("configured", {}).items()}
+        found = detect(self.device.path("/"), configured, runs_on=("device",))
+        self.probes = {p.name: p for p in found.probes}
         return {
-            "probes": [wire.info_to_wire(p.info()) for p in probes],
-            "unavailable": unavailable,
+            "probes": [wire.info_to_wire(p.info()) for p in found.probes],
+            "unavailable": found.unavailable,
         }
 
     def cmd_read_probe(self, r: dict[str, Any]) -> dict[str, Any]:

@@ -1,73 +1,99 @@
-"""A phone's probes: the on-device sh sampler (devices/android_sampler.py) as the
-`DetectedProbes` and `SamplerLike` the monitor uses.
+"""A phone's probes: the registered probes whose reading is a channel plan, discovered on
+the phone through its file view and sampled there by the sh loop (devices/android_sampler.py),
+as the `DetectedProbes` and `SamplerLike` the monitor uses.
 
 Each tick is timestamped on the phone's clock by the script itself, and stays there: the run
 is on the device's clock (the server framework's traces are mapped onto it, see
-runners/controller.py), and each probe's source names the clock.
+runners/controller.py), and each probe's source names the sampler and the clock.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from melt.devices.adb import AdbDevice
-from melt.devices.android_sampler import (
-    AndroidSampler,
-    SamplerCpu,
-    SamplerPlan,
-    discover,
-    parse_line,
-)
+from melt.devices.android_sampler import SAMPLER_NAME, AndroidSampler, SamplerCpu, parse_line
 from melt.devices.base import DeviceError
-from melt.probes.base import Availability, Probe, ProbeInfo
+from melt.devices.fspath import DevicePath
+from melt.devices.snapshot import SnapshotView
+from melt.probes import detect
+from melt.probes.base import Availability, Probe, ProbeInfo, ProbeReadError
+from melt.probes.channels import PlannedProbe, ProbePlan
+from melt.probes.registry import registered
 from melt.probes.sampler import SamplerStats
 from melt.runners.base import DetectedProbes, SampleSink
 from melt.traces.sample import Sample
 
 STOP_TIMEOUT_S = 10.0
-NOT_ON_PHONES = {
-    "rapl": "no Intel/AMD RAPL on an Android phone",
-    "cpu_power_model": "the estimated CPU power model is for the local device only",
-}
 
 
 @dataclass(frozen=True, slots=True)
 class PhoneProbe:
-    """One probe read by the on-device sampler; `read` is one tick over adb (cooldown)."""
+    """A planned probe discovered on the phone; its info names the on-device sampler and the
+    phone's clock, and `read` (cooldown) reads its plan's files in one adb round trip."""
 
-    name: str
+    probe: PlannedProbe
     device: AdbDevice
-    plan: SamplerPlan
-    probe_info: ProbeInfo
+    clock: str
+
+    @property
+    def name(self) -> str:
+        return self.probe.name
+
+    def plan(self) -> ProbePlan:
+        return self.probe.plan()
 
     def available(self) -> Availability:
-        return Availability.found(f"on phone '{self.device.name}'")
+        return self.probe.available()
 
     def info(self) -> ProbeInfo:
-        return self.probe_info
+        info = self.probe.info()
+        files = ", ".join(self.plan().files())
+        source = f"{info.source}; on-device sh sampler ({SAMPLER_NAME}) reading {files}"
+        return replace(info, source=f"{source}; timestamps {self.clock}")
 
     def read(self, t_ns: int) -> list[Sample]:
-        clock = self.device.clock_source().key
-        sampler = AndroidSampler.start(self.device, self.plan, 0.0, clock, count=1)
-        samples = [s for s in sampler.samples() if s.probe == self.name]
-        sampler.process.wait(STOP_TIMEOUT_S)
-        return [replace(s, t_ns=t_ns) for s in samples]
+        plan = self.plan()
+        return plan.samples(t_ns, self.device.read_many(plan.files()))
 
 
-def detect_phone_probes(device: AdbDevice) -> DetectedProbes:
-    """What the phone's sysfs offers the sampler (battery, thermal zones, cpufreq)."""
-    plan = discover(device)
-    clock = device.clock_source().name
-    infos = {i.name: i for i in plan.infos(f"on the phone's {clock}")}
-    probes = tuple(PhoneProbe(name, device, plan, info) for name, info in infos.items())
-    unavailable = dict(NOT_ON_PHONES)
-    for name in ("battery", "thermal", "cpufreq"):
-        if name not in infos:
-            unavailable[name] = f"phone '{device.name}' has no readable {name} files in /sys"
-    return DetectedProbes(probes, unavailable)
+def _planned_only(probe: Probe) -> str | None:
+    """Why the phone's sampler cannot run a probe: it executes channel plans only."""
+    if isinstance(probe, PlannedProbe):
+        return None
+    return "not a channel plan (probes/channels.py): the phone's sh sampler runs only those"
+
+
+def detect_phone_probes(device: AdbDevice, configured: Mapping[str, Any]) -> DetectedProbes:
+    """The registered device probes the phone's files offer, discovered through its file view
+    (the trees the planned probes walk taken in one snapshot); a probe whose plan finds no
+    file there is unavailable."""
+    trees = {
+        ("/" + path, depth)
+        for factory in registered().values()
+        if isinstance(factory, type) and issubclass(factory, PlannedProbe)
+        for path, depth in factory.trees
+    }
+    root = DevicePath(SnapshotView(device, sorted(trees)), "/")
+    found = detect(root, configured, runs_on=("device",), accept=_planned_only)
+    clock = f"on the phone's {device.clock_source().name}"
+    probes: list[Probe] = []
+    unavailable = dict(found.unavailable)
+    for probe in found.probes:
+        assert isinstance(probe, PlannedProbe)
+        try:
+            files = probe.plan().files()
+        except ProbeReadError as exc:
+            files, unavailable[probe.name] = [], str(exc)
+        if files:
+            probes.append(PhoneProbe(probe, device, clock))
+        else:
+            unavailable.setdefault(probe.name, f"phone '{device.name}' has no files for it in /sys")
+    return DetectedProbes(tuple(probes), unavailable)
 
 
 class PhoneSampler:
@@ -80,10 +106,7 @@ class PhoneSampler:
         self.device = device
         self.rate_hz = rate_hz
         self._sink = sink
-        names = {p.name for p in probes}
-        plans = [p.plan for p in probes if isinstance(p, PhoneProbe)]
-        columns = plans[0].columns if plans else ()
-        self.plan = SamplerPlan(tuple(c for c in columns if c.probe in names))
+        self.plan = sum((p.plan() for p in probes if isinstance(p, PhoneProbe)), ProbePlan())
         self.samples: list[Sample] = []
         self._ticks = 0
         self._error: str | None = None
@@ -95,7 +118,7 @@ class PhoneSampler:
     def start(self) -> None:
         self._wall_anchor_ns = time.time_ns()
         self._started_ns = self.device.now_ns()
-        if not self.plan.columns:
+        if not self.plan.files():
             return
         clock = self.device.clock_source().key
         self._sampler = AndroidSampler.start(self.device, self.plan, 1.0 / self.rate_hz, clock)
@@ -112,7 +135,7 @@ class PhoneSampler:
                 self._ticks += 1
                 self.samples.extend(batch)
                 self._sink(batch)
-        except (DeviceError, OSError, ValueError) as exc:
+        except (DeviceError, OSError, ValueError, ProbeReadError) as exc:
             self._error = f"{type(exc).__name__}: {exc}"
 
     def stop(self) -> SamplerStats:

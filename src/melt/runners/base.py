@@ -8,7 +8,7 @@ remote device. The session uses either through this protocol only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,15 +21,6 @@ if TYPE_CHECKING:
     from melt.config import RunSettings
     from melt.frameworks.base import Engine
     from melt.models import Artifact
-
-
-@dataclass(frozen=True, slots=True)
-class PowerModel:
-    """The parameters of the estimated CPU power model (config.device_profile)."""
-
-    idle_w: float
-    active_w_per_core: float
-    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +78,10 @@ class Runner(Protocol):
         when there is none yet (a server started by `load` gives its pid as `engine.pid`)."""
         ...
 
-    def detect_probes(self, power_model: PowerModel | None) -> DetectedProbes: ...
+    def detect_probes(self, configured: Mapping[str, Any]) -> DetectedProbes:
+        """The registered probes that run on the device (`ProbePolicy.runs_on`), with the
+        configuration of each probe the user configured, by name."""
+        ...
 
     def sampler(self, probes: Sequence[Probe], rate_hz: float, sink: SampleSink) -> SamplerLike: ...
 

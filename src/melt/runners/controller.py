@@ -15,14 +15,14 @@ offset measured when the engine was loaded (its uncertainty is recorded with the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from melt.devices.base import ClockOffset, Device, DeviceError
 from melt.frameworks.base import FrameworkOptions
 from melt.probes.base import Probe
-from melt.runners.base import DetectedProbes, PowerModel, RunOptions, SamplerLike, SampleSink
+from melt.runners.base import DetectedProbes, RunOptions, SamplerLike, SampleSink
 from melt.runners.server_host import DeviceServerHost
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 class ProbeSide(Protocol):
     """The part of a runner that finds and samples the device's probes."""
 
-    def detect_probes(self, power_model: PowerModel | None) -> DetectedProbes: ...
+    def detect_probes(self, configured: Mapping[str, Any]) -> DetectedProbes: ...
 
     def sampler(self, probes: Sequence[Probe], rate_hz: float, sink: SampleSink) -> SamplerLike: ...
 
@@ -84,10 +84,10 @@ class PhoneProbeSide:
         assert isinstance(device, AdbDevice)
         self.device = device
 
-    def detect_probes(self, power_model: PowerModel | None) -> DetectedProbes:
+    def detect_probes(self, configured: Mapping[str, Any]) -> DetectedProbes:
         from melt.runners.android_probes import detect_phone_probes
 
-        return detect_phone_probes(self.device)
+        return detect_phone_probes(self.device, configured)
 
     def sampler(self, probes: Sequence[Probe], rate_hz: float, sink: SampleSink) -> SamplerLike:
         from melt.runners.android_probes import PhoneSampler
@@ -196,8 +196,8 @@ class ControllerRunner:
         pid = getattr(self._engine, "pid", None)
         return None if pid is None else int(pid)
 
-    def detect_probes(self, power_model: PowerModel | None) -> DetectedProbes:
-        return self._probes.detect_probes(power_model)
+    def detect_probes(self, configured: Mapping[str, Any]) -> DetectedProbes:
+        return self._probes.detect_probes(configured)
 
     def sampler(self, probes: Sequence[Probe], rate_hz: float, sink: SampleSink) -> SamplerLike:
         return self._probes.sampler(probes, rate_hz, sink)

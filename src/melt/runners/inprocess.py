@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from melt.devices.local import LocalDevice
 from melt.frameworks.base import FrameworkOptions
 from melt.probes import detect
 from melt.probes.base import Probe
-from melt.probes.cpu_power_model import CpuPowerModelProbe
 from melt.probes.sampler import Sampler
-from melt.runners.base import DetectedProbes, PowerModel, SampleSink
+from melt.runners.base import DetectedProbes, SampleSink
 from melt.runners.server_host import DeviceServerHost
 
 if TYPE_CHECKING:
@@ -41,17 +40,9 @@ class InProcessRunner:
     def engine_pid(self) -> int:
         return os.getpid()
 
-    def detect_probes(self, power_model: PowerModel | None) -> DetectedProbes:
-        root = self.device.path("/")
-        found = detect(root)
-        probes: list[Probe] = list(found.probes)
-        if power_model is not None:
-            probes.append(
-                CpuPowerModelProbe(
-                    root, power_model.idle_w, power_model.active_w_per_core, power_model.source
-                )
-            )
-        return DetectedProbes(tuple(probes), dict(found.unavailable))
+    def detect_probes(self, configured: Mapping[str, Any]) -> DetectedProbes:
+        found = detect(self.device.path("/"), configured, runs_on=("device",))
+        return DetectedProbes(found.probes, dict(found.unavailable))
 
     def sampler(self, probes: Sequence[Probe], rate_hz: float, sink: SampleSink) -> Sampler:
         return Sampler(probes, rate_hz=rate_hz, sink=sink)

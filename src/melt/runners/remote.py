@@ -16,7 +16,8 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from melt.devices.base import Device, DeviceError, DeviceProcess
@@ -25,7 +26,7 @@ from melt.errors import MeltError
 from melt.probes.base import Availability, Probe, ProbeInfo
 from melt.probes.sampler import SamplerStats
 from melt.runners import wire
-from melt.runners.base import DetectedProbes, PowerModel, SampleSink
+from melt.runners.base import DetectedProbes, SampleSink
 from melt.traces import LoadTrace, TurnTrace
 from melt.traces.sample import Sample
 
@@ -296,16 +297,10 @@ class AgentRunner:
     def engine_pid(self) -> int:
         return int(self.hello["pid"])
 
-    def detect_probes(self, power_model: PowerModel | None) -> DetectedProbes:
+    def detect_probes(self, configured: Mapping[str, Any]) -> DetectedProbes:
+        """Detected by the runner on the device; each configuration travels as its fields."""
         reply = self.client.call(
-            "detect",
-            power_model=None
-            if power_model is None
-            else {
-                "idle_w": power_model.idle_w,
-                "active_w_per_core": power_model.active_w_per_core,
-                "source": power_model.source,
-            },
+            "detect", configured={name: asdict(c) for name, c in configured.items()}
         )
         probes = tuple(RemoteProbe(self.client, wire.info_from_wire(i)) for i in reply["probes"])
         return DetectedProbes(probes, dict(reply["unavailable"]))

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from melt.metrics.timeline import series_document
 from melt.store.db import Store
 from melt.store.profiles import energy_figures, intervals
 from melt.store.samples import run_samples, run_sampling
@@ -50,23 +51,7 @@ def sample_series(store: Store, run_id: int) -> dict[str, dict[str, Any]]:
     """Every sample series of a run, keyed `probe/channel`, as parallel `t_ns` / `value`
     lists with unit, provenance and the probe's source (as `melt bench --json` has them)."""
     sources = probe_sources(run_sampling(store, run_id))
-    out: dict[str, dict[str, Any]] = {}
-    for s in run_samples(store, run_id):
-        series = out.setdefault(
-            f"{s.probe}/{s.channel}",
-            {
-                "probe": s.probe,
-                "channel": s.channel,
-                "unit": s.unit,
-                "provenance": str(s.provenance),
-                "source": sources.get(s.probe),
-                "t_ns": [],
-                "value": [],
-            },
-        )
-        series["t_ns"].append(s.t_ns)
-        series["value"].append(s.value)
-    return out
+    return series_document(run_samples(store, run_id), sources)
 
 
 def run_document(store: Store, run_id: int) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from melt.metrics.melt_compat import WindowEnergy
+from melt.metrics.energy import WindowEnergy
 from melt.metrics.ops import OpTiming
 from melt.store import schema
 from melt.store.db import Store

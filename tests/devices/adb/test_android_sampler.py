@@ -10,35 +10,47 @@ import pytest
 from tests.fixtures.adb.harness import FakePhone
 
 from melt.devices.adb import AdbDevice
-from melt.devices.android_sampler import AndroidSampler, Column, SamplerPlan, discover, parse_line
+from melt.devices.android_sampler import AndroidSampler, parse_line
+from melt.probes.channels import Channel, Derived, ProbePlan
+from melt.runners.android_probes import detect_phone_probes
 from melt.traces.sample import Sample
 
 
-def test_discover_finds_the_battery_thermal_zones_and_cores(device: AdbDevice):
-    plan = discover(device)
+def _plan(device: AdbDevice) -> ProbePlan:
+    found = detect_phone_probes(device, {})
+    return sum((p.plan() for p in found.probes), ProbePlan())  # type: ignore[attr-defined]
+
+
+def test_the_phone_offers_the_battery_thermal_zones_and_cores(device: AdbDevice):
+    found = detect_phone_probes(device, {})
     by_probe: dict[str, list[str]] = {}
-    for column in plan.columns:
-        by_probe.setdefault(column.probe, []).append(column.name)
+    for probe, channel, _ in _plan(device).channels():
+        by_probe.setdefault(probe, []).append(channel)
     assert by_probe == {
-        "battery": ["voltage_now", "current_now", "status", "capacity", "temp"],
+        "battery": ["voltage", "current", "power", "charging", "capacity", "temp"],
         "thermal": ["battery", "skin-therm"],
         "cpufreq": [f"cpu{i}" for i in range(8)],
     }
-    assert plan.columns[0].path == "/sys/class/power_supply/battery/voltage_now"
-    infos = {i.name: i for i in plan.infos("/proc/timer_list (CLOCK_MONOTONIC)")}
+    assert _plan(device).files()[0] == "/sys/class/power_supply/battery/voltage_now"
+    infos = {p.name: p.info() for p in found.probes}
     assert [(i.unit, str(i.provenance)) for i in infos.values()] == [
         ("W", "measured"),
-        ("°C", "measured"),
         ("MHz", "measured"),
+        ("°C", "measured"),
     ]
     assert "/sys/class/thermal/thermal_zone1/temp" in infos["thermal"].source
-    assert infos["cpufreq"].source.endswith("timestamps /proc/timer_list (CLOCK_MONOTONIC)")
+    assert infos["cpufreq"].source.endswith(
+        "timestamps on the phone's /proc/timer_list (CLOCK_MONOTONIC)"
+    )
+    # what the phone's sampler cannot run says why, with no list of names
+    assert "not a channel plan" in found.unavailable["rapl"]
+    assert "not a channel plan" in found.unavailable["memory"]
 
 
 def test_sampler_streams_ticks_on_the_device_clock_over_one_shell(
     device: AdbDevice, phone: FakePhone
 ):
-    plan = discover(device)
+    plan = _plan(device)
     spawned = []
     real_spawn = device.spawn
     device.spawn = lambda argv, env=None: spawned.append(argv) or real_spawn(argv, env)  # type: ignore[method-assign]
@@ -77,13 +89,18 @@ def test_sampler_streams_ticks_on_the_device_clock_over_one_shell(
 
 
 def test_parse_line_skips_unreadable_files_and_reads_an_uptime_clock():
-    plan = SamplerPlan(
+    plan = ProbePlan(
         (
-            Column("battery", "voltage_now", "/v"),
-            Column("battery", "current_now", "/c"),
-            Column("battery", "status", "/s"),
-            Column("thermal", "cpu", "/t"),
-            Column("cpufreq", "cpu0", "/f"),
+            Channel("battery", "voltage", "/v", "V", scale=1e6),
+            Channel("battery", "current_now", "/c", "µA", emit=False),
+            Channel("battery", "status", "/s", "", parser="text", emit=False),
+            Derived(
+                "battery", "current", "A", "discharge_current", ("current_now", "status"), ("auto",)
+            ),
+            Derived("battery", "power", "W", "product", ("voltage", "current")),
+            Derived("battery", "charging", "bool", "equals", ("status",), ("Charging",)),
+            Channel("thermal", "cpu", "/t", "°C", scale=1000.0),
+            Channel("cpufreq", "cpu0", "/f", "MHz", scale=1000.0),
         )
     )
     samples = parse_line("12345.67|4000000|-250000|Charging|-|1200000", plan)
@@ -107,7 +124,7 @@ def _local_ticks(pid: int) -> int:
 
 
 def test_the_samplers_own_cpu_is_its_proc_stat_on_the_phone(device: AdbDevice):
-    sampler = AndroidSampler.start(device, discover(device), 0.01, device.clock_source().key)
+    sampler = AndroidSampler.start(device, _plan(device), 0.01, device.clock_source().key)
     pid = sampler.process.pid
     deadline = time.monotonic() + 60
     while (cpu := sampler.cpu()).seconds == 0.0:  # until the loop has cost a clock tick
@@ -120,7 +137,7 @@ def test_the_samplers_own_cpu_is_its_proc_stat_on_the_phone(device: AdbDevice):
 
 
 def test_a_sampler_cpu_the_phone_will_not_show_is_none_not_zero(device: AdbDevice):
-    sampler = AndroidSampler.start(device, discover(device), 0.01, device.clock_source().key)
+    sampler = AndroidSampler.start(device, _plan(device), 0.01, device.clock_source().key)
     sampler.stop()  # the loop has ended: its /proc/<pid> is gone, as on a hidepid=2 /proc
     cpu = sampler.cpu()
     assert cpu.seconds is None

@@ -9,10 +9,11 @@ import pytest
 
 from melt.config.device_profile import CpuPowerModel, DeviceProfile
 from melt.errors import MeltError
-from melt.monitor import BenchMonitor, ProbeSettings, parse_cooldown, parse_duration_s
+from melt.execution.monitor import BenchMonitor
+from melt.execution.monitor_settings import ProbeSettings, parse_cooldown, parse_duration_s
 from melt.traces.sample import Provenance
 
-FIXTURES = Path(__file__).parent / "fixtures" / "sysfs"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "sysfs"
 PROFILE = DeviceProfile(power_model=CpuPowerModel(idle_w=4.0, active_w_per_core=3.0))
 
 
@@ -30,7 +31,10 @@ def test_no_sensor_says_why_for_each_power_probe(tmp_path: Path) -> None:
     monitor = BenchMonitor.detect(ProbeSettings(root=tmp_path))
     assert monitor.power is None
     reason = monitor.energy_unavailable
-    assert reason is not None and reason.startswith("no sensor: ina3221: ")
+    assert reason is not None and reason.startswith("no sensor: ")
+    # the device's sensors best first as their policies rank them, then the controller's
+    names = [part.split(":")[0] for part in reason.removeprefix("no sensor: ").split("; ")]
+    assert names == ["ina3221", "battery", "rapl", "nvml", "monsoon"]
     assert "battery: no power supply" in reason and "rapl: no intel-rapl zones" in reason
     assert "no thermal zones" in str(monitor.thermal_unavailable)
     assert monitor.idle_baseline_s() == 0.0
@@ -39,6 +43,10 @@ def test_no_sensor_says_why_for_each_power_probe(tmp_path: Path) -> None:
 def test_estimated_model_replaces_measured_power_and_needs_a_profile(tmp_path: Path) -> None:
     root = tmp_path / "phone"
     shutil.copytree(FIXTURES / "android_phone", root)
+    with pytest.raises(MeltError, match=r"--power-model: cannot read .*proc/stat"):
+        BenchMonitor.detect(ProbeSettings(root=root, power_model="estimated", profile=PROFILE))
+    (root / "proc").mkdir()
+    (root / "proc/stat").write_text("cpu  1 0 0 1 0 0 0 0\ncpu0 1 0 0 1 0 0 0 0\n")
     with pytest.raises(MeltError, match="--device-profile"):
         BenchMonitor.detect(ProbeSettings(root=root, power_model="estimated"))
     with pytest.raises(MeltError, match="unknown model 'guess'"):
