@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass
 
 from melt.devices.base import FileView
+from melt.procfs import KIB, stat_cpu_ticks, status_kib
 
-KIB = 1024
 SOURCE_VMHWM = "VmHWM since the run started (/proc/<pid>/status, reset via clear_refs)"
 SOURCE_VMHWM_PROCESS = "VmHWM of the whole process (/proc/<pid>/status; clear_refs refused)"
 
@@ -27,25 +27,6 @@ class PeakRss:
 
     bytes: int | None
     source: str
-
-
-def status_kib(text: str, key: str) -> int | None:
-    """A `Key:   1234 kB` line of /proc/<pid>/status in KiB."""
-    for line in text.splitlines():
-        name, _, value = line.partition(":")
-        if name == key:
-            number = value.split()
-            return int(number[0]) if number else None
-    return None
-
-
-def stat_cpu_ticks(text: str, children: bool = False) -> int:
-    """utime + stime (fields 14 and 15) of /proc/<pid>/stat, in clock ticks; with `children`,
-    plus cutime + cstime (16 and 17: the children it has waited for). The command name
-    (field 2) may hold spaces and parentheses, so fields are counted after its last ')'."""
-    rest = text[text.rindex(")") + 2 :].split()
-    fields = rest[11:15] if children else rest[11:13]
-    return sum(int(f) for f in fields)
 
 
 def smaps_rollup_pss_kib(text: str) -> int | None:

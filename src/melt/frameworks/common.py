@@ -46,10 +46,13 @@ def reusable_prefix(cached: Sequence[int], tokens: Sequence[int]) -> int:
 def rss_bytes() -> int:
     """This process's resident set size in bytes (`VmRSS`, read as every transport reads
     it; no psutil, which a device's runner does not have)."""
-    from melt.devices.local import LocalDevice
-    from melt.devices.proc import rss_bytes as process_rss
+    from melt.procfs import KIB, status_kib
 
-    return process_rss(LocalDevice(), "self")
+    with open("/proc/self/status", encoding="utf-8") as status:
+        kib = status_kib(status.read(), "VmRSS")
+    if kib is None:
+        raise OSError("/proc/self/status has no VmRSS line")
+    return kib * KIB
 
 
 def replay(turns: Sequence[str], turn: TurnFn) -> Iterator[TurnTrace]:
