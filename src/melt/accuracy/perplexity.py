@@ -101,10 +101,18 @@ def top1_agreement(reference: np.ndarray, variant: np.ndarray) -> np.ndarray:
     return np.argmax(reference, axis=-1) == np.argmax(variant, axis=-1)
 
 
+def wiki_sample(budget: int) -> str:
+    """The start of wiki.utf8 that is tokenized for a budget of `budget` tokens (the whole
+    text when that start gives fewer tokens); write it to a file to give llama-perplexity
+    (`-f`) exactly melt's text."""
+    return wiki_text()[: budget * _CHARS_PER_TOKEN_GUESS]
+
+
 def wiki_tokens(scorer: Scorer, budget: int) -> list[int]:
-    text = wiki_text()
-    tokens = scorer.vocab.tokenize(text[: budget * _CHARS_PER_TOKEN_GUESS], add_special=False)
-    return tokens if len(tokens) >= budget else scorer.vocab.tokenize(text, add_special=False)
+    tokens = scorer.vocab.tokenize(wiki_sample(budget), add_special=False)
+    if len(tokens) >= budget:
+        return tokens
+    return scorer.vocab.tokenize(wiki_text(), add_special=False)
 
 
 def evaluate_text(
