@@ -2,7 +2,12 @@
 built from the same vendored llama.cpp (`.ci/build-llama-cpp-tools`): the same text, tokens
 and windows (`-c 512 -b 512 --chunks 8`) give the same figures to the digits llama-perplexity
 prints. melt used to score 256 tokens of each 512-token window where llama-perplexity scores
-255 (Q4_1 14.7784 against 14.8228)."""
+255 (Q4_1 14.7784 against 14.8228).
+
+llama-perplexity is given melt's micro-batch (`-ub 32`, see `melt.accuracy.scorer`): its
+default of 512 rows per kernel call picks other CPU kernels for quantized and F16 weights on
+some CPUs (on an AVX-512 machine: Q4_1 14.8039 and F16 14.7571 where one-token-at-a-time
+decoding, and melt, give 14.8228 and 14.7632)."""
 
 import re
 import subprocess
@@ -11,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from melt.accuracy.perplexity import Divergence, Perplexity, evaluate_text, wiki_sample
-from melt.accuracy.scorer import Scorer
+from melt.accuracy.scorer import MICRO_BATCH, Scorer
 from melt.models import Artifact
 from melt.models.quantize import make_variant
 
@@ -23,7 +28,8 @@ BUDGET = WINDOW * CHUNKS
 
 
 def llama_perplexity(binary: Path, model: Path, *args: str) -> str:
-    argv = [str(binary), "-m", str(model), "-c", str(WINDOW), "-b", str(WINDOW), "-t", "1", *args]
+    argv = [str(binary), "-m", str(model), "-c", str(WINDOW), "-b", str(WINDOW)]
+    argv += ["-ub", str(MICRO_BATCH), "-t", "1", *args]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
@@ -91,5 +97,12 @@ def test_kl_divergence_and_top1_equal_llama_perplexitys(
     output = llama["KLD"]
     div = melt[1]["Q4_1"]
     assert div.tokens_scored == CHUNKS * (WINDOW - WINDOW // 2 - 1)
-    assert f"{div.kld_nats_mean:.6f}" == printed(r"Mean\s+KLD:\s+([\d.]+)", output)
+    # llama-perplexity keeps the reference's log-probabilities as 16-bit steps of a 16-nat
+    # range (2.4e-4 nats), so its mean KLD may differ from the exact one in the last digit
+    # (measured: 0.002957 printed, 0.0029563 exact).
+    kld = float(printed(r"Mean\s+KLD:\s+([\d.]+)", output))
+    assert div.kld_nats_mean == pytest.approx(kld, abs=1e-6)
     assert f"{100 * div.top1_agreement:.3f}" == printed(r"Same top p:\s+([\d.]+)", output)
+    # Its pass over the variant prints the variant's perplexity to six decimals too.
+    q4_1 = melt[0]["Q4_1"].value
+    assert f"{q4_1:.6f}" == printed(r"Mean PPL\(Q\)\s+:\s+([\d.]+)", output)
