@@ -1,12 +1,18 @@
-"""The reference every scorer test compares with: one token per llama_decode call."""
+"""The references scorer tests compare with: one token per llama_decode call, and llama.cpp's
+own llama-perplexity."""
 
+import os
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import llama_cpp as llama
 import numpy as np
 import pytest
 
 from melt.accuracy.scorer import Scorer, log_softmax
+
+PERPLEXITY_ENV = "MELT_LLAMA_PERPLEXITY"
 
 
 def _token_by_token(scorer: Scorer, tokens: list[int], start: int) -> float:
@@ -34,3 +40,21 @@ def _token_by_token(scorer: Scorer, tokens: list[int], start: int) -> float:
 @pytest.fixture(scope="session")
 def token_by_token() -> Callable[[Scorer, list[int], int], float]:
     return _token_by_token
+
+
+@pytest.fixture(scope="session")
+def llama_perplexity_binary() -> Path:
+    """llama.cpp's llama-perplexity for this machine: `$MELT_LLAMA_PERPLEXITY`, else the one
+    `.ci/build-llama-cpp-tools` puts next to llama-server in the CI cache, built there (with
+    llama-server and llama-bench, from the llama-cpp-python sdist's vendored llama.cpp) when
+    missing. A binary still missing after that fails the test: CI must have it."""
+    from melt.runners.server import cached_binary
+
+    if os.environ.get(PERPLEXITY_ENV):
+        return Path(os.environ[PERPLEXITY_ENV])
+    binary = cached_binary().with_name("llama-perplexity")
+    script = Path(__file__).resolve().parents[2] / ".ci" / "build-llama-cpp-tools"
+    if not binary.is_file():
+        subprocess.run([str(script)], check=True, stdout=subprocess.DEVNULL)
+    assert binary.is_file(), f"{script} did not build {binary}"
+    return binary

@@ -5,7 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from melt.accuracy.perplexity import kl_divergence, target_nll, token_windows, top1_agreement
+from melt.accuracy.perplexity import (
+    first_scored,
+    kl_divergence,
+    scored_per_window,
+    target_nll,
+    token_windows,
+    top1_agreement,
+)
 from melt.errors import MeltError
 
 
@@ -42,3 +49,20 @@ def test_windows_do_not_overlap_and_respect_the_budget() -> None:
     assert all(len(w) == 16 for w in windows)
     with pytest.raises(MeltError, match="--ppl-tokens"):
         token_windows(list(range(100)), 64, 50)
+
+
+@pytest.mark.parametrize(
+    ("window", "first", "scored"),
+    # llama-perplexity: `first = n_ctx/2`; the logits of positions first … n_ctx-2 are scored,
+    # each against the next token, so tokens first+1 … n_ctx-1 are: n_ctx - first - 1.
+    [(512, 257, 255), (256, 129, 127), (257, 129, 128), (3, 2, 1), (2, 2, 0)],
+)
+def test_scored_tokens_are_llama_perplexitys(window: int, first: int, scored: int) -> None:
+    assert first_scored(window) == first
+    assert scored_per_window(window) == scored
+
+
+@pytest.mark.parametrize("window", [2, 1, 0, -4])
+def test_a_window_that_scores_nothing_is_a_one_line_error(window: int) -> None:
+    with pytest.raises(MeltError, match=f"--ppl-ctx {window} leaves no token to score"):
+        token_windows(list(range(100)), window, 50)

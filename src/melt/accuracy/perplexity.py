@@ -1,11 +1,17 @@
 """wiki.utf8 perplexity, and KL divergence + top-1 agreement of a variant against a
 reference variant, on the same token windows (llama-perplexity's `--kl-divergence` design).
 
-The text is cut into non-overlapping windows of `window_tokens` tokens; in each window the
-first half is context only and the second half is scored, as llama-perplexity does, so every
-scored token sees at least half a window of context. With `add_bos_token` the window's first
-token is replaced by BOS. Reference and variants are evaluated window by window in lockstep,
-so the reference's log-probabilities are never stored (all models are loaded at once).
+The text is cut into non-overlapping windows of `window_tokens` tokens, scored the way
+llama.cpp's llama-perplexity scores its chunks (`tools/perplexity/perplexity.cpp`): the
+first half of each window (`first = n_ctx/2` tokens) is context only, and the logits of
+positions `first` … `n_ctx - 2` are scored, each against the token after it. So a window of
+512 scores its last 255 tokens (`n - n//2 - 1`; the first token of the second half is
+context too), and every scored token sees at least half a window of context. With
+`add_bos_token` the window's first token is replaced by BOS. With the same text, tokens and
+window (`-c 512 -b 512 --chunks 8`), melt's perplexity and KLD equal llama-perplexity's to
+its printed digits (tests/accuracy/test_llama_perplexity.py). Reference and variants are
+evaluated window by window in lockstep, so the reference's log-probabilities are never
+stored (all models are loaded at once).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from melt.errors import MeltError
 TEXT_NAME = "wiki.utf8"
 DEFAULT_WINDOW_TOKENS = 512
 DEFAULT_TOKEN_BUDGET = 4096
+MIN_WINDOW_TOKENS = 3  # a window of 3: one token of context, one more, one scored
 _CHARS_PER_TOKEN_GUESS = 8  # read this many characters per wanted token before tokenizing
 
 
@@ -53,7 +60,22 @@ class Divergence:
     tokens_scored: int
 
 
+def first_scored(window_tokens: int) -> int:
+    """Index of a window's first scored token, as llama-perplexity picks it: the logits of
+    position `window_tokens // 2` predict it."""
+    return window_tokens // 2 + 1
+
+
+def scored_per_window(window_tokens: int) -> int:
+    return max(window_tokens - first_scored(window_tokens), 0)
+
+
 def token_windows(tokens: Sequence[int], window_tokens: int, budget: int) -> list[list[int]]:
+    if scored_per_window(window_tokens) < 1:
+        raise MeltError(
+            f"--ppl-ctx {window_tokens} leaves no token to score (the first half of a window "
+            f"and the token after it are context); use at least {MIN_WINDOW_TOKENS}"
+        )
     count = min(budget, len(tokens)) // window_tokens
     if count < 1:
         raise MeltError(
@@ -79,10 +101,18 @@ def top1_agreement(reference: np.ndarray, variant: np.ndarray) -> np.ndarray:
     return np.argmax(reference, axis=-1) == np.argmax(variant, axis=-1)
 
 
+def wiki_sample(budget: int) -> str:
+    """The start of wiki.utf8 that is tokenized for a budget of `budget` tokens (the whole
+    text when that start gives fewer tokens); write it to a file to give llama-perplexity
+    (`-f`) exactly melt's text."""
+    return wiki_text()[: budget * _CHARS_PER_TOKEN_GUESS]
+
+
 def wiki_tokens(scorer: Scorer, budget: int) -> list[int]:
-    text = wiki_text()
-    tokens = scorer.vocab.tokenize(text[: budget * _CHARS_PER_TOKEN_GUESS], add_special=False)
-    return tokens if len(tokens) >= budget else scorer.vocab.tokenize(text, add_special=False)
+    tokens = scorer.vocab.tokenize(wiki_sample(budget), add_special=False)
+    if len(tokens) >= budget:
+        return tokens
+    return scorer.vocab.tokenize(wiki_text(), add_special=False)
 
 
 def evaluate_text(
@@ -97,22 +127,22 @@ def evaluate_text(
     if window_tokens > first.n_ctx:
         raise MeltError(f"--ppl-ctx {window_tokens} is larger than the context ({first.n_ctx})")
     windows = token_windows(wiki_tokens(first, budget), window_tokens, budget)
-    half = window_tokens // 2
+    start = first_scored(window_tokens)
     nll: dict[str, list[np.ndarray]] = {k: [] for k in scorers}
     kld: dict[str, list[np.ndarray]] = {k: [] for k in scorers if k != reference}
     agree: dict[str, list[np.ndarray]] = {k: [] for k in kld}
     for window in windows:
         if first.vocab.add_bos:
             window = [first.bos, *window[1:]]
-        targets = window[half:]
+        targets = window[start:]
         ref_rows = None
         if reference is not None:
-            ref_rows = scorers[reference].token_logprobs(window, half)
+            ref_rows = scorers[reference].token_logprobs(window, start)
             nll[reference].append(target_nll(ref_rows, targets))
         for key, scorer in scorers.items():
             if key == reference:
                 continue
-            rows = scorer.token_logprobs(window, half)
+            rows = scorer.token_logprobs(window, start)
             nll[key].append(target_nll(rows, targets))
             if ref_rows is not None:
                 kld[key].append(kl_divergence(ref_rows, rows))

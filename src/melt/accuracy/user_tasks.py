@@ -8,7 +8,10 @@
     target_delimiter: " "                 # put between context and each choice (default " ")
     metrics: [acc, acc_norm]
 
-Templates are Jinja2 over each JSON line's fields, as in lm-evaluation-harness task YAML.
+Templates are Jinja2 over each JSON line's fields, as in lm-evaluation-harness task YAML,
+rendered in Jinja2's immutable sandbox: a task file is data, and a template that reaches for
+Python internals (`cycler.__init__.__globals__.os`, `''.__class__`) or mutates the data is
+refused with a one-line error instead of run.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.nativetypes import NativeEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from melt.accuracy.scoring import METRICS
@@ -25,7 +29,13 @@ from melt.accuracy.tasks import ACC, MULTIPLE_CHOICE, Item, Task, multiple_choic
 from melt.errors import MeltError
 from melt.files import iter_jsonl, load_yaml, require_mapping, validate
 
-_ENV = NativeEnvironment(undefined=StrictUndefined)
+
+class SandboxedNativeEnvironment(NativeEnvironment, ImmutableSandboxedEnvironment):
+    """Native types (a lone `{{options}}` stays a list, `{{label}}` an int) with the
+    immutable sandbox's checks on every attribute, item and call."""
+
+
+_ENV = SandboxedNativeEnvironment(undefined=StrictUndefined)
 
 
 class UserTaskConfig(BaseModel):
