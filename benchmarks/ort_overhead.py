@@ -205,7 +205,8 @@ def table(threads: int, rounds: int, max_new: int, window: int, budget: int) -> 
     print(
         f"\nframeworks, {threads} thread(s), prompt {PROMPT[:20]!r}… greedy, median of {rounds} "
         f"turns of up to {max_new} tokens (measured); peak RSS = VmHWM of a fresh process; "
-        f"wiki.utf8: {budget} tokens in windows of {window}, second half scored, "
+        f"wiki.utf8: {budget} tokens in windows of {window}, second half scored as "
+        "llama-perplexity does (255 of 512), "
         "KLD/top-1 vs llama.cpp F32 (the exact expansion of the bundled Q4_1)"
     )
     header = (

@@ -175,7 +175,7 @@ def _store_text(
         **base,
         "task": TEXT_NAME,
         "task_source": f"exllamav2 {TEXT_NAME}, {ppl.windows} windows of {ppl.window_tokens} "
-        "tokens, second half of each scored",
+        "tokens, each scoring its second half as llama-perplexity does (255 of 512)",
         "num_fewshot": 0,
         "n": ppl.tokens_scored,
     }
