@@ -146,3 +146,32 @@ def test_a_device_unreachable_at_the_start_is_retried(tmp_path: Path, fake: Scri
     assert outcome.status == "failed" and "gone" in (outcome.error or "")
     assert len(outcome.not_run) == 2 and not result.all_completed
     assert fake.loads == 0
+
+
+def test_peak_rss_says_why_it_is_unavailable(tmp_path: Path) -> None:
+    """The run's peak RSS falls back to a reason, never a figure it did not read: no process
+    of melt's (an external server), a process that is gone, and a device that fails."""
+    import subprocess
+
+    from melt.devices.base import DeviceError
+    from melt.devices.local import LocalDevice
+    from melt.execution.run import _read_peak
+
+    device = LocalDevice()
+    assert _read_peak(device, None, since_reset=False).source == (
+        "unavailable: the server is not a process melt started"
+    )
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    peak = _read_peak(device, gone.pid, since_reset=True)
+    assert peak.bytes is None
+    assert peak.source == f"unavailable: /proc/{gone.pid}/status could not be read"
+
+    class Failing(LocalDevice):
+        def read_text(self, path: str) -> str:
+            raise DeviceError("device 'x': connection lost")
+
+    peak = _read_peak(Failing(), 1, since_reset=True)
+    assert (peak.bytes, peak.source) == (None, "unavailable: device 'x': connection lost")
+    mine = _read_peak(device, "self", since_reset=False)  # type: ignore[arg-type]
+    assert mine.bytes and mine.bytes > 0
