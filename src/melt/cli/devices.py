@@ -35,11 +35,7 @@ BANDWIDTH_SECONDS = 2.0
 
 
 def _where(entry: Any) -> str:
-    if entry.transport == "ssh":
-        user = f"{entry.user}@" if entry.user else ""
-        port = f":{entry.port}" if entry.port else ""
-        return f"{user}{entry.host}{port}"
-    return getattr(entry, "serial", None) or getattr(entry, "root", "") or ""
+    return str(entry.where)
 
 
 @app.command("list")
@@ -169,7 +165,7 @@ def probe(
     positive_duration(seconds, "--seconds")
     device = _open(name, devices, accept_new_host_key)
     try:
-        if device.transport == "local":
+        if device.on_controller:
             from melt.devices.bandwidth import measure_bandwidth
 
             result = measure_bandwidth(budget_s=seconds).as_fact()

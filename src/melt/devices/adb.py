@@ -168,6 +168,8 @@ class AdbDevice:
     """A phone reached through the adb server at `adb_server_host:adb_server_port`."""
 
     transport = "adb"
+    on_controller = False
+    no_runner: str | None = "phones run --framework llama-server (melt pushes llama.cpp's server)"
 
     def __init__(
         self,
@@ -559,6 +561,15 @@ class AdbDevice:
             if sep and key.startswith("[") and value.endswith("]"):
                 props[key[1:]] = value[:-1]
         return props
+
+    def run_guard(self, usb_power_off_cmd: str | None, usb_power_on_cmd: str | None) -> Any:
+        """The phone's screen and brightness (and, with the user's commands, its USB power)
+        held around each run and restored after it (`AndroidRunSettings`)."""
+        from melt.devices.android_session import AndroidRunSettings
+
+        return AndroidRunSettings(
+            self, usb_power_off_cmd=usb_power_off_cmd, usb_power_on_cmd=usb_power_on_cmd
+        )
 
     def facts(self) -> DeviceFacts:
         return read_android_facts(self, self._extra_facts)

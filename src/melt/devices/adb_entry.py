@@ -33,6 +33,14 @@ class AdbDeviceEntry(BaseModel):
     workdir: str = DEFAULT_WORKDIR
     adb_server_port: Port | None = None
 
+    @property
+    def where(self) -> str:
+        return self.serial
+
+    @property
+    def on_controller(self) -> bool:
+        return False
+
     @field_validator("workdir")
     @classmethod
     def _absolute(cls, value: str) -> str:

@@ -173,10 +173,17 @@ class FileView(Protocol):
 
 @runtime_checkable
 class Device(FileView, Protocol):
-    """A machine a model runs on. `local` is always there; others come from the inventory."""
+    """A machine a model runs on. `local` is always there; others come from the inventory.
+
+    What differs between transports is said by the device, never by comparing `transport`
+    outside this package: `on_controller` (the device is the machine melt runs on: its
+    process can load the engine and measure the machine directly) and `no_runner` (why
+    melt's Python runner cannot run there and what to use instead; None where it can)."""
 
     name: str
     transport: str
+    on_controller: bool
+    no_runner: str | None
 
     def facts(self) -> DeviceFacts: ...
 

@@ -48,6 +48,15 @@ class LocalEntry(_Entry):
     transport: Literal["local"] = "local"
     root: str = "/"
 
+    @property
+    def where(self) -> str:
+        """Where the device is, as `melt devices list` shows it."""
+        return self.root
+
+    @property
+    def on_controller(self) -> bool:
+        return True
+
 
 class SshEntry(_Entry):
     transport: Literal["ssh"]
@@ -58,6 +67,16 @@ class SshEntry(_Entry):
     known_hosts: str | None = None
     python: str = "python3"
     workdir: str = "~/.cache/melt-device"
+
+    @property
+    def where(self) -> str:
+        user = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port else ""
+        return f"{user}{self.host}{port}"
+
+    @property
+    def on_controller(self) -> bool:
+        return False
 
     @field_validator("workdir")
     @classmethod

@@ -33,6 +33,8 @@ def default_workdir() -> str:
 
 class LocalDevice:
     transport = "local"
+    on_controller = True
+    no_runner: str | None = None
 
     def __init__(
         self,

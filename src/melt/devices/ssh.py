@@ -144,6 +144,8 @@ def _check_own_files(name: str, t: SshTarget) -> None:
 
 class SshDevice:
     transport = "ssh"
+    on_controller = False
+    no_runner: str | None = None
 
     def __init__(self, target: SshTarget, accept_new_host_key: bool = False) -> None:
         self.target = target

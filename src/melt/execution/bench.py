@@ -79,7 +79,7 @@ def _execute(
     device_facts: DeviceFacts,
 ) -> BenchResult:
     request = specs[0].request
-    facts = device_environment(device_facts, runner.device.transport == "local")
+    facts = device_environment(device_facts, runner.device.on_controller)
     warmup_turns = shared.workload.warmup_turns(request.warmup_turns)
     framework_version, system_info = runner.framework_info(shared.framework.name)
     experiment_id = specs[0].experiment_id or shared.store.create_experiment(

@@ -61,7 +61,7 @@ class BenchMonitor:
         check_rate(settings.rate_hz)
         configured = settings.configured_probes()
         configs = {name: c.config for name, c in configured.items()}
-        local = runner.device.transport == "local"
+        local = runner.device.on_controller
         for name, chosen in configured.items():
             if policy_of(name).runs_on == "controller" and not local:
                 raise MeltError(

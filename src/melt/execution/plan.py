@@ -135,7 +135,7 @@ def open_device(request: BenchRequest, name: str) -> Device:
     inventory = load_inventory(inventory_path(request.devices_file))
     entry = find_entry(inventory, name)
     root = None if request.probes.root == Path("/") else request.probes.root
-    if root is not None and entry.transport != "local":
+    if root is not None and not entry.on_controller:
         raise MeltError("--sysfs-root works with a local device only (it replaces its /sys)")
     if root is not None and not root.is_dir():
         raise MeltError(f"--sysfs-root: '{root}' is not a directory")

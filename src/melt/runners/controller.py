@@ -22,12 +22,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 from melt.devices.base import ClockOffset, Device, DeviceError
 from melt.frameworks.base import FrameworkOptions
 from melt.probes.base import Probe
-from melt.runners.base import DetectedProbes, RunOptions, SamplerLike, SampleSink
+from melt.runners.base import (
+    DetectedProbes,
+    DeviceRunGuard,
+    RunOptions,
+    SamplerLike,
+    SampleSink,
+)
 from melt.runners.server_host import DeviceServerHost
 
 if TYPE_CHECKING:
     from melt.config import RunSettings
-    from melt.devices.android_session import AndroidRunSettings
     from melt.frameworks.base import Engine, Framework
     from melt.models import Artifact
     from melt.traces import TurnTrace
@@ -202,17 +207,12 @@ class ControllerRunner:
     def sampler(self, probes: Sequence[Probe], rate_hz: float, sink: SampleSink) -> SamplerLike:
         return self._probes.sampler(probes, rate_hz, sink)
 
-    def run_settings(self) -> AndroidRunSettings | None:
+    def run_settings(self) -> DeviceRunGuard | None:
         """The phone's screen and brightness held around each run (None off a phone)."""
-        if self.device.transport != "adb":
+        held = getattr(self.device, "run_guard", None)  # a device's optional capability
+        if held is None:
             return None
-        from melt.devices.android_session import AndroidRunSettings
-
-        return AndroidRunSettings(
-            self.device,
-            usb_power_off_cmd=self._run_options.usb_power_off_cmd,
-            usb_power_on_cmd=self._run_options.usb_power_on_cmd,
-        )
+        return held(self._run_options.usb_power_off_cmd, self._run_options.usb_power_on_cmd)
 
     def interrupt(self) -> None:
         return None  # the engine's stream is read in this thread, which is unwinding

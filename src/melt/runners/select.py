@@ -12,19 +12,18 @@ from melt.frameworks.registry import DEFAULT, Declaration, declaration
 from melt.runners.base import Runner, RunOptions
 
 # Transports whose devices have no Python: only server frameworks run there.
-NO_PYTHON = {"adb": "phones run --framework llama-server (melt pushes llama.cpp's server)"}
 # Exit status 0 when the module named by the first argument can be imported.
 _HAS_MODULE = "import importlib.util,sys; sys.exit(importlib.util.find_spec(sys.argv[1]) is None)"
 
 
 def default_framework(device: Device) -> str:
     """The framework `melt devices check` prepares a runner for on this device."""
-    return "llama-server" if device.transport in NO_PYTHON else DEFAULT
+    return "llama-server" if device.no_runner else DEFAULT
 
 
 def check_framework_on(device: Device, framework: str) -> None:
     """One line when the framework cannot run on the device's transport."""
-    why = NO_PYTHON.get(device.transport)
+    why = device.no_runner
     if why is not None and not declaration(framework).kind.is_server:
         raise MeltError(f"--framework {framework} on device '{device.name}': {why}")
 
@@ -45,7 +44,7 @@ def make_runner(
             from melt.runners.controller import ControllerRunner
 
             return ControllerRunner(device, options, run_options)
-    if device.transport == "local":
+    if device.on_controller:
         from melt.devices.local import LocalDevice
         from melt.runners.inprocess import InProcessRunner
 

@@ -52,7 +52,7 @@ class DeviceServerHost:
     def __init__(self, device: Device) -> None:
         self.device = device
         self.name = device.name
-        self.local = device.transport == "local"
+        self.local = device.on_controller
 
     @property
     def configured_binary(self) -> str | None:
