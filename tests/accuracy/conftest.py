@@ -48,7 +48,7 @@ def llama_perplexity_binary() -> Path:
     `.ci/build-llama-cpp-tools` puts next to llama-server in the CI cache, built there (with
     llama-server and llama-bench, from the llama-cpp-python sdist's vendored llama.cpp) when
     missing. A binary still missing after that fails the test: CI must have it."""
-    from melt.runners.server import cached_binary
+    from melt.frameworks.llama_server.framework import cached_binary
 
     if os.environ.get(PERPLEXITY_ENV):
         return Path(os.environ[PERPLEXITY_ENV])
