@@ -98,10 +98,11 @@ def test_kl_divergence_and_top1_equal_llama_perplexitys(
     div = melt[1]["Q4_1"]
     assert div.tokens_scored == CHUNKS * (WINDOW - WINDOW // 2 - 1)
     # llama-perplexity keeps the reference's log-probabilities as 16-bit steps of a 16-nat
-    # range (2.4e-4 nats), so its mean KLD may differ from the exact one in the last digit
-    # (measured: 0.002957 printed, 0.0029563 exact).
+    # range (2.4e-4 nats), so its mean KLD is off the exact one by a few 1e-6 nats (measured:
+    # 8 windows 0.002957 printed vs 0.0029563 exact; 2 windows 0.002486 vs 0.0024938); the
+    # bound is well under that step, and perplexity and top-1 agree exactly.
     kld = float(printed(r"Mean\s+KLD:\s+([\d.]+)", output))
-    assert div.kld_nats_mean == pytest.approx(kld, abs=1e-6)
+    assert div.kld_nats_mean == pytest.approx(kld, abs=2e-5)
     assert f"{100 * div.top1_agreement:.3f}" == printed(r"Same top p:\s+([\d.]+)", output)
     # Its pass over the variant prints the variant's perplexity to six decimals too.
     q4_1 = melt[0]["Q4_1"].value

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,9 @@ STORES = sorted(FIXTURES.glob("schema-*/melt.db"))
 
 
 def _rows(path: Path, table: str) -> list[dict]:
-    with sqlite3.connect(path) as conn:
+    # closed here, not when the garbage collector gets to it: an open connection to a WAL
+    # store keeps its -wal and -shm files beside it
+    with closing(sqlite3.connect(path)) as conn:
         conn.row_factory = sqlite3.Row
         return [dict(r) for r in conn.execute(f"select * from {table} order by rowid")]
 
@@ -121,9 +124,14 @@ def test_no_room_for_the_copy_means_no_upgrade(fixture: Path, tmpfs: Callable[[s
     path = folder / "melt.db"
     shutil.copy(fixture, path)
     before = _rows(path, "runs")
+    # a reader holds the store open, so its -wal and -shm exist and the open itself needs no
+    # room: what fails is the copy the upgrade keeps
+    reader = sqlite3.connect(path)
+    reader.execute("select count(*) from runs").fetchone()
     fill(folder)
     with pytest.raises(MeltError) as caught:
         open_store(str(folder), create=False)
+    reader.close()
     assert str(caught.value).startswith(f"cannot keep a copy of '{path}' at '{path}.schema-")
     assert "\n" not in str(caught.value)
     assert [p.name for p in folder.iterdir() if ".bak" in p.name] == []

@@ -16,6 +16,7 @@ from tests.fixtures.adb.harness import AdbServer, FakePhone
 
 from melt.devices.adb import AdbDevice, elf_machine
 from melt.devices.base import Device, DeviceError
+from melt.errors import MeltError
 
 
 def test_is_a_device(device: AdbDevice):
@@ -159,8 +160,9 @@ def test_push_refuses_a_binary_for_another_abi_before_sending(
 ):
     binary = Path(shutil.which("true") or "/bin/true")
     assert elf_machine(binary) == 62  # this machine's x86-64; the fixture phone is arm64
-    with pytest.raises(DeviceError) as err:
+    with pytest.raises(MeltError) as err:  # the user's binary: a mistake to fix, exit 2
         device.push(binary, "/data/local/tmp/melt/llama-server")
+    assert not isinstance(err.value, DeviceError)
     assert "x86_64" in str(err.value) and "arm64-v8a" in str(err.value)
     assert "\n" not in str(err.value)
     assert not (phone.root / "data/local/tmp/melt/llama-server").exists()
