@@ -25,6 +25,7 @@ from melt.config import RunSettings, SamplingSettings
 from melt.devices import LocalDevice
 from melt.frameworks import Engine, FrameworkOptions, get_framework
 from melt.models import resolve_model
+from melt.runners.server_host import DeviceServerHost
 from melt.traces import TurnTrace
 from melt.workloads import Conversation
 
@@ -84,7 +85,7 @@ def main() -> None:
     device = LocalDevice()
     in_process = get_framework("llama.cpp").load(artifact, settings)
     server_fw = get_framework(
-        "llama-server", FrameworkOptions(server_binary=args.server_binary, device=device)
+        "llama-server", FrameworkOptions(DeviceServerHost(device), server_binary=args.server_binary)
     )
     server = server_fw.load(artifact, settings)
     print(f"model {artifact.name} ({artifact.sha256[:12]}), {server_fw.version()}")
