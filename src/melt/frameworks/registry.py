@@ -96,6 +96,9 @@ class Needs:
     distribution: str | None = None
     requirement: str | None = None
     binary: str | None = None
+    local_only: str | None = None
+    """Why the framework runs only in melt's own process on the controller (None: melt's
+    runner can bring it to a device)."""
 
 
 @dataclass(frozen=True, slots=True)

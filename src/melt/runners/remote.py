@@ -41,19 +41,15 @@ CALL_TIMEOUT_S = 120.0
 LOAD_TIMEOUT_S = 600.0
 EXIT_TIMEOUT_S = 10.0
 
-# Frameworks melt's shipped runner cannot bring to a device, and why: the runner is melt's
-# code on the device's own Python, which has the standard library and the engine package
-# the facts name (llama-cpp-python), not melt's other dependencies.
-LOCAL_ONLY = {
-    "onnxruntime-genai": "its engine needs numpy, pydantic and onnxruntime-genai in the "
-    "device's Python and its model is an export folder, which melt's runner does not deploy",
-}
 
-
-def check_remote_framework(device: Device, framework: str) -> None:
+def check_remote_framework(device: Device, framework: str | None) -> None:
     """One line, before anything is deployed, when `framework` cannot run in melt's runner
-    on a remote device."""
-    why = LOCAL_ONLY.get(framework)
+    on a remote device (its declaration's `needs.local_only` says why). The runner is melt's
+    code on the device's own Python: the standard library and the engine package the
+    framework needs, not melt's other dependencies."""
+    from melt.frameworks.registry import declaration
+
+    why = None if framework is None else declaration(framework).needs.local_only
     if why is not None:
         raise MeltError(
             f"--framework {framework} runs on the local device only ({why}); for device "

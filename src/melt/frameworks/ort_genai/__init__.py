@@ -22,6 +22,8 @@ FRAMEWORK = Declaration(
         python_module="onnxruntime_genai",
         distribution="onnxruntime-genai",
         requirement="onnxruntime-genai>=0.18",
+        local_only="its engine needs numpy, pydantic and onnxruntime-genai in the device's "
+        "Python and its model is an export folder, which melt's runner does not deploy",
     ),
     formats=("ort-genai",),
     variants="melt.models.ort_export:PRECISIONS",
