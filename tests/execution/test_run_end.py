@@ -175,3 +175,77 @@ def test_peak_rss_says_why_it_is_unavailable(tmp_path: Path) -> None:
     assert (peak.bytes, peak.source) == (None, "unavailable: device 'x': connection lost")
     mine = _read_peak(device, "self", since_reset=False)  # type: ignore[arg-type]
     assert mine.bytes and mine.bytes > 0
+
+
+class RecordingGuard:
+    """Device settings held around a run (the `DeviceRunGuard` protocol a phone's runner
+    implements), recording what the executor did with it."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def __enter__(self) -> RecordingGuard:
+        self.log.append("held")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.log.append("restored")
+
+    def record(self) -> dict[str, Any]:
+        return {"restored": self.log[-1:] == ["restored"]}
+
+    @property
+    def usb_power_note(self) -> str | None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("raise_at_turn", "error", "status"),
+    [
+        (None, None, "completed"),
+        (2, lambda: RuntimeError("boom"), "failed"),
+        (2, KeyboardInterrupt, "interrupted"),
+    ],
+)
+def test_the_device_settings_held_for_a_run_are_restored_however_it_ends(
+    tmp_path: Path,
+    fake: Script,
+    monkeypatch: pytest.MonkeyPatch,
+    raise_at_turn: int | None,
+    error: Any,
+    status: str,
+) -> None:
+    """The guard (a phone's screen and brightness, here one that records) is held for each
+    run and restored once, completed, failed or interrupted, and what happened is stored."""
+    from melt.runners.inprocess import InProcessRunner
+
+    log: list[str] = []
+    monkeypatch.setattr(InProcessRunner, "run_settings", lambda self: RecordingGuard(log))
+    fake.raise_at_turn, fake.error = raise_at_turn, error or fake.error
+    if status == "completed":
+        run_bench(_request(tmp_path), QuietObserver())
+    else:
+        with pytest.raises(type(error())):
+            run_bench(_request(tmp_path), QuietObserver())
+    assert log == ["held", "restored"]
+    (run,) = _runs(tmp_path)
+    assert run["status"] == status
+    assert json.loads(run["settings"])["device_run"]["settings_guard"] == {"restored": True}
+
+
+def test_the_device_settings_are_restored_when_the_engine_does_not_load(
+    tmp_path: Path, fake: Script, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from melt.runners.inprocess import InProcessRunner
+
+    log: list[str] = []
+    monkeypatch.setattr(InProcessRunner, "run_settings", lambda self: RecordingGuard(log))
+
+    def no_load(self: object, *args: object) -> None:
+        raise RuntimeError("model file unreadable")
+
+    monkeypatch.setattr(InProcessRunner, "load", no_load)
+    with pytest.raises(RuntimeError):
+        run_bench(_request(tmp_path), QuietObserver())
+    assert log == ["held", "restored"]
+    assert _runs(tmp_path) == []  # no run row: nothing was measured
