@@ -65,6 +65,10 @@ def deferred() -> Iterator[None]:
     _local.depth = depth + 1
     try:
         yield
+    except BaseException:
+        if depth == 0:  # the block's own exception goes on; the signal stays pending
+            _held.clear()  # (raise_if_pending), not held for a later, unrelated block
+        raise
     finally:
         _local.depth = depth
     if depth == 0 and _held:
