@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel
 
 from melt.config import Cell
 from melt.execution.request import BenchRequest
 from melt.execution.retry import run_key
+from melt.secrets import mask_data
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,24 +58,24 @@ class RunSpec:
         """The request's options as the run stores them (JSON; no secrets: a URL's password
         is masked, an API key is only the name of its environment variable)."""
         r = self.request
-        options = dict(r.framework_options.values)  # not `device`: a live object
-        options = {k: mask_url(v) if isinstance(v, str) else v for k, v in options.items()}
-        return {
-            "framework": r.framework,
-            "framework_options": options,
-            "workload": r.workload,
-            "conversations": r.conversations,
-            "repeats": r.repeats,
-            "warmup_turns": r.warmup_turns,
-            "sustained_s": r.sustained_s,
-            "probes": _plain(r.probes),
-            "run_options": _plain(r.run_options),
-            "allow_oversubscribe": r.allow_oversubscribe,
-            "accept_new_host_key": r.accept_new_host_key,
-            "devices_file": None if r.devices_file is None else str(r.devices_file),
-            "store": None if r.store is None else mask_url(r.store),
-            "llama_cpp_dir": None if r.llama_cpp_dir is None else str(r.llama_cpp_dir),
-        }
+        return mask_data(  # the store masks what it writes too; this record is stored
+            {
+                "framework": r.framework,
+                "framework_options": dict(r.framework_options.values),  # not the live `device`
+                "workload": r.workload,
+                "conversations": r.conversations,
+                "repeats": r.repeats,
+                "warmup_turns": r.warmup_turns,
+                "sustained_s": r.sustained_s,
+                "probes": _plain(r.probes),
+                "run_options": _plain(r.run_options),
+                "allow_oversubscribe": r.allow_oversubscribe,
+                "accept_new_host_key": r.accept_new_host_key,
+                "devices_file": None if r.devices_file is None else str(r.devices_file),
+                "store": r.store,
+                "llama_cpp_dir": None if r.llama_cpp_dir is None else str(r.llama_cpp_dir),
+            }
+        )
 
 
 def plan_runs(
@@ -97,19 +97,6 @@ def plan_runs(
         for c in range(len(request.cells))
         for repeat in range(request.repeats)
     ]
-
-
-def mask_url(text: str) -> str:
-    """`text` with the password of a URL's userinfo replaced by `***`."""
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return text
-    if parts.password is None:
-        return text
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _plain(value: Any) -> Any:
