@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from tests.execution.scripted_framework import engine
@@ -10,10 +9,10 @@ from melt.frameworks import registry
 
 
 @pytest.fixture
-def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[engine.Script]:
-    """The scripted framework, registered (its one registry line), with a fresh script; its
-    artifacts in the test's cache."""
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[engine.Script]:
+    """The scripted framework, registered (its one registry line), with a fresh script. Its
+    artifacts go in the session's cache (tests/conftest.py), where the local device's memory
+    bandwidth is measured once for the session, not once per test."""
     monkeypatch.setitem(registry.PACKAGES, engine.NAME, "tests.execution.scripted_framework")
-    monkeypatch.setenv("MELT_CACHE", str(tmp_path / "cache"))
     engine.SCRIPT.__init__()  # type: ignore[misc]
     yield engine.SCRIPT
