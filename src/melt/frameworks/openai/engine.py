@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from melt.config import RunSettings
+from melt.frameworks.common import replay
 from melt.frameworks.history import Message, fit_history
 from melt.frameworks.openai.client import HttpClient, ServerError
 from melt.frameworks.openai.dialect import ServerInfo
@@ -102,17 +103,17 @@ class OpenAIHttpEngine:
     def converse(
         self, conversation: Conversation, conversation_index: int, *, warmup: bool = False
     ) -> Iterator[TurnTrace]:
-        messages: list[Message] = []
-        for turn_index, user_text in enumerate(conversation.turns):
+
+        def turn(history: list[Message], user_text: str, turn_index: int) -> tuple[TurnTrace, str]:
             try:
-                trace = self._turn(messages, user_text, conversation_index, turn_index, warmup)
+                trace = self._turn(history, user_text, conversation_index, turn_index, warmup)
             except ServerError as exc:
                 raise ServerError(
                     f"turn {turn_index} of conversation '{conversation.id}': {exc}"
                 ) from exc
-            messages.append({"role": "user", "content": user_text})
-            messages.append({"role": "assistant", "content": trace.output_text})
-            yield trace
+            return trace, trace.output_text
+
+        return replay(conversation.turns, turn)
 
     def _turn(
         self,
