@@ -110,7 +110,7 @@ CASES: dict[str, Case] = {
     "endpoint": Case(
         ("--framework", "openai-http", "--endpoint", "http://u:secret@127.0.0.1:9/v1"),
         _option("framework_options", "endpoint"),
-        "http://***@127.0.0.1:9/v1",  # http userinfo is often a token: all of it,
+        "http://u:***@127.0.0.1:9/v1",
     ),
     "api_model": Case(
         ("--framework", "openai-http", "--api-model", "m1"),
