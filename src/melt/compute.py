@@ -1,0 +1,159 @@
+"""Which compute devices a framework's build can use on a device, and which ones a run used.
+
+A run's compute backend is part of its identity (llama-bench keys its rows on `backends`,
+`n_gpu_layers` and `gpu_info`), and it is recorded from what the engine itself reports (its
+load log, its backend registry, the execution provider that ran), never from what was asked:
+a Vulkan build asked for `-ngl 99` that finds no Vulkan device runs on the CPU while the flag
+still says 99. `ComputeUse.check` refuses such a run before anything is measured.
+
+Standard library only: a device's runner (no pydantic) reports these too. Stored as the run's
+`compute` record (`ComputeUse.record`), read back with `ComputeUse.from_record`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from melt.errors import MeltError
+
+# A compute device's kind, as ggml's backend registry types them (ggml_backend_dev_type:
+# CPU, GPU, IGPU, ACCEL) plus "npu" for a vendor's neural processor (QNN, an NNAPI driver).
+KINDS = ("cpu", "gpu", "igpu", "accel", "npu")
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeDevice:
+    """One compute device as the framework's backend names it.
+
+    `name` is the backend's own device name (`Vulkan0`, `CUDA0`, `CPU`), `api` the backend
+    (`CPU`, `Vulkan`, `CUDA`, `Metal`, `OpenCL`, `SYCL`, `QNN`, an ORT execution provider
+    such as `CUDAExecutionProvider`), `description` the device and driver as the backend
+    reports them (`llvmpipe (LLVM 15.0.7, 256 bits)`), memory in bytes where the backend
+    reports it (None: not reported). `unified_memory`: True when the device's memory is the
+    host's DRAM (an iGPU, a phone's GPU, lavapipe), False for a discrete GPU's own memory,
+    None when unknown.
+    """
+
+    kind: str
+    api: str
+    name: str
+    description: str = ""
+    memory_total_bytes: int | None = None
+    memory_free_bytes: int | None = None
+    unified_memory: bool | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.description}".strip() if self.description else self.name
+
+
+CPU = ComputeDevice(kind="cpu", api="CPU", name="CPU")
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeUse:
+    """Where a run's model ran, from the engine's own evidence.
+
+    `devices` are the compute devices that held model layers or the KV cache (the CPU
+    included when it held any), `available` every device the build could use there.
+    `layers_offloaded`/`layers_total` are the engine's own count (llama.cpp's load log:
+    "offloaded 31/31 layers to GPU"), None where the engine does not say; `kv_on_device`
+    whether the KV cache lives on the accelerator. `provider` is the ONNX Runtime execution
+    provider that ran. `evidence` keeps the engine's lines verbatim and `source` names where
+    they came from.
+    """
+
+    devices: tuple[ComputeDevice, ...] = (CPU,)
+    available: tuple[ComputeDevice, ...] = ()
+    layers_offloaded: int | None = None
+    layers_total: int | None = None
+    kv_on_device: bool | None = None
+    provider: str | None = None
+    evidence: tuple[str, ...] = ()
+    source: str = ""
+
+    @property
+    def accelerator(self) -> ComputeDevice | None:
+        """The first non-CPU device the run used, or None for a CPU run."""
+        return next((d for d in self.devices if d.kind != "cpu"), None)
+
+    @property
+    def backend(self) -> str:
+        """The compute API the run's model ran on: the accelerator's, or `CPU`."""
+        accelerator = self.accelerator
+        return accelerator.api if accelerator is not None else "CPU"
+
+    @property
+    def label(self) -> str:
+        """One line for tables: `Vulkan0 llvmpipe (...) · 31/31 layers`, or `CPU`."""
+        accelerator = self.accelerator
+        if accelerator is None:
+            return "CPU" if self.provider is None else f"CPU ({self.provider})"
+        layers = (
+            f" · {self.layers_offloaded}/{self.layers_total} layers"
+            if self.layers_offloaded is not None and self.layers_total is not None
+            else ""
+        )
+        kv = " · KV on CPU" if self.kv_on_device is False else ""
+        return f"{accelerator.label}{layers}{kv}"
+
+    def record(self) -> dict[str, Any]:
+        """The run's stored `compute` record (JSON), with `backend` and `label` written out
+        so a reader of the store needs no melt to understand it."""
+        data = asdict(self)
+        data["devices"] = [asdict(d) for d in self.devices]
+        data["available"] = [asdict(d) for d in self.available]
+        data["evidence"] = list(self.evidence)
+        return {**data, "backend": self.backend, "label": self.label}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any] | None) -> ComputeUse | None:
+        if not record:
+            return None
+
+        def devices(key: str) -> tuple[ComputeDevice, ...]:
+            return tuple(ComputeDevice(**d) for d in record.get(key) or ())
+
+        return cls(
+            devices=devices("devices"),
+            available=devices("available"),
+            layers_offloaded=record.get("layers_offloaded"),
+            layers_total=record.get("layers_total"),
+            kv_on_device=record.get("kv_on_device"),
+            provider=record.get("provider"),
+            evidence=tuple(record.get("evidence") or ()),
+            source=record.get("source", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeAsk:
+    """What a run asked of the accelerator, to check against what the engine reports.
+
+    `gpu_layers` is llama.cpp's `-ngl` (None: the framework's default, -1/"all": every
+    layer), `accel_device` the backend device name asked for (`--accel-device Vulkan0`)."""
+
+    gpu_layers: int | None = None
+    accel_device: str | None = None
+    kv_offload: bool = True
+    wants: tuple[str, ...] = field(default=())
+
+    @property
+    def offload(self) -> bool:
+        return self.gpu_layers is not None and self.gpu_layers != 0
+
+
+def refuse_fallback(ask: ComputeAsk, used: ComputeUse) -> None:
+    """A one-line error when a run asked for offload and the engine reports none: a CPU run
+    recorded as a GPU one is the wrong record melt must never make."""
+    if not ask.offload:
+        return
+    if used.accelerator is None or used.layers_offloaded == 0:
+        have = ", ".join(d.label for d in used.available) or "CPU only"
+        said = f" (the engine said: {used.evidence[-1]})" if used.evidence else ""
+        raise MeltError(
+            f"--gpu-layers {'all' if ask.gpu_layers == -1 else ask.gpu_layers} asked for "
+            f"offload, but the engine ran on the CPU{said}; compute devices it has: {have} "
+            "(drop --gpu-layers, or use a build with a GPU backend and a visible device)"
+        )
