@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import BigInteger as Big
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 
 metadata = MetaData()
 
@@ -99,6 +99,12 @@ runs = Table(
     Column("peak_rss_bytes", Big),
     Column("decode_consistency_rel_diff", Float),
     Column("summary", JSON),
+    # Where the model ran, from the engine's own report (melt.compute.ComputeUse.record);
+    # NULL: not recorded (runs before schema 6, imported runs).
+    Column("compute", JSON),
+    # The llama.cpp runtime melt built and ran (melt.runtimes: id, target, backend, sha256
+    # of each binary); NULL: none of melt's (in process, a user's binary, a remote server).
+    Column("runtime", JSON),
     # The process writing the run and when it last wrote (store/liveness.py).
     Column("pid", Integer),
     Column("host", String(200)),
@@ -246,6 +252,25 @@ scores = Table(
     Column("duration_s", Float),
     Column("items_per_s", Float),
     Column("settings", JSON, nullable=False),
+)
+
+# A row of llama.cpp's own tool run beside a run on the same device (`melt bench
+# --reconcile`: llama-bench at the run's settings), verbatim in `row`, its key figures in
+# columns.
+tool_rows = Table(
+    "tool_rows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("runs.id"), nullable=False, index=True),
+    Column("tool", String(40), nullable=False),
+    Column("test", String(40), nullable=False),  # llama-bench's: "pp32", "tg16", "pp32 @ d64"
+    Column("n_prompt", Integer),
+    Column("n_gen", Integer),
+    Column("n_depth", Integer),
+    Column("avg_tok_per_s", Float),
+    Column("stddev_tok_per_s", Float),
+    Column("argv", JSON, nullable=False),
+    Column("row", JSON, nullable=False),
 )
 
 # A saved name for a run or experiment reference (``12`` or ``exp:3``): report/selection.py.
