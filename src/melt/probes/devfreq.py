@@ -28,8 +28,9 @@ from melt.probes.sources import fact
 from melt.traces.sample import Provenance
 
 HZ_PER_MHZ = 1e6
-# deep enough for <node>/device/of_node/name (the accelerator probes' discovery)
-DEVFREQ_TREE = ("sys/class/devfreq", 4)
+# <node>/device/<entry>: what the accelerator probes' claims look at first (not deeper: with
+# symlinks followed, <node>/device/subsystem/... reaches every device of the bus)
+DEVFREQ_TREE = ("sys/class/devfreq", 3)
 
 
 def devfreq_class(root: SysPath) -> SysPath:

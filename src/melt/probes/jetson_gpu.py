@@ -52,11 +52,10 @@ class JetsonGpuProbe(PlannedProbe):
     @classmethod
     def claims_devfreq(cls, node: DevfreqNode) -> bool:
         device = _device(node)
-        name = fact(device / "of_node" / "name")
         return (
-            name in NVGPU_NAMES
-            and (device / "load").exists()
+            (device / "load").exists()
             and (device / "railgate_enable").exists()
+            and fact(device / "of_node" / "name") in NVGPU_NAMES
         )
 
     def gpu(self) -> DevfreqNode | None:

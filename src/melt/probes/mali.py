@@ -38,7 +38,8 @@ class MaliProbe(PlannedProbe):
 
     name = "mali"
     policy = ProbePolicy("utilisation")
-    trees = (("sys/class/misc/mali0", 4),)
+    # not deeper: with symlinks followed, device/subsystem/... reaches every platform device
+    trees = (("sys/class/misc/mali0", 2),)
 
     def __init__(self, root: SysPath) -> None:
         self.root = root
@@ -48,7 +49,8 @@ class MaliProbe(PlannedProbe):
     @classmethod
     def claims_devfreq(cls, node: DevfreqNode) -> bool:
         """kbase's GPU device holds the `mali0` misc device (`<gpu>/misc/mali0`)."""
-        return (node.path / "device" / "misc" / "mali0").is_dir()
+        misc = node.path / "device" / "misc"
+        return misc.is_dir() and (misc / "mali0").is_dir()
 
     def _devfreq_dir(self) -> str | None:
         """The GPU's devfreq folder, relative to the root."""
