@@ -14,10 +14,10 @@ from melt.probes import make_probe
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "sysfs"
 CASES = {
-    "jetson_orin_nano": {"jetson_gpu": {"load": 53.7, "freq": 624.75}},
-    "android_phone": {"kgsl": {"busy": 37.0, "freq": 680.0, "temp": 48.3}},
+    "jetson_orin_nano": {"jetson_gpu": {"util": 53.7, "freq": 624.75}},
+    "android_phone": {"kgsl": {"util": 37.0, "freq": 680.0, "temp": 48.3}},
     "mali_kbase": {
-        "mali": {"utilisation": 64.0, "freq": 800.0},
+        "mali": {"util": 64.0, "freq": 800.0},
         "devfreq": {"dmc": 2112.0, "fdab0000.npu": 1000.0},
     },
     "intel_gpu": {
@@ -30,11 +30,11 @@ CASES = {
     },
     "amdgpu": {
         "amdgpu": {
-            "busy:card0": 83.0,
+            "util:card0": 83.0,
             "vram_used:card0": 2147483648.0,
             "power:card0": 95.0,
             "temp:card0": 61.0,
-            "sclk:card0": 2450.0,
+            "freq:card0": 2450.0,
         }
     },
 }

@@ -11,11 +11,11 @@ def test_busy_vram_power_temperature_and_clock(sysfs) -> None:
     assert probe.available().ok
     got = {s.channel: (s.value, s.unit) for s in probe.read(0)}
     assert got == {
-        "busy:card0": (83.0, "%"),
+        "util:card0": (83.0, "%"),
         "vram_used:card0": (2147483648.0, "bytes"),
         "power:card0": (95.0, "W"),
         "temp:card0": (61.0, "°C"),
-        "sclk:card0": (2450.0, "MHz"),
+        "freq:card0": (2450.0, "MHz"),
     }
     assert probe.info().facts["card0"]["vram_total_bytes"] == "8573157376"
     assert policy_of("amdgpu").power_rank is None  # the GPU's power, never the run's
@@ -35,5 +35,5 @@ def test_without_hwmon_the_rest_is_read_and_the_gap_said(sysfs) -> None:
         f.unlink()
     (root / HWMON).rmdir()
     probe = make_probe("amdgpu", root)
-    assert {s.channel for s in probe.read(0)} == {"busy:card0", "vram_used:card0"}
+    assert {s.channel for s in probe.read(0)} == {"util:card0", "vram_used:card0"}
     assert probe.info().facts["card0"]["power"].startswith("unavailable")

@@ -9,7 +9,7 @@ def test_orin_gpu_load_per_mille_and_clock(sysfs) -> None:
     probe = make_probe("jetson_gpu", sysfs("jetson_orin_nano"))
     assert probe.available().ok
     got = {s.channel: (s.value, s.unit) for s in probe.read(0)}
-    assert got == {"load": (53.7, "%"), "freq": (624.75, "MHz")}
+    assert got == {"util": (53.7, "%"), "freq": (624.75, "MHz")}
     facts = probe.info().facts
     assert facts["governor"] == "nvhost_podgov" and facts["max_freq_mhz"] == 624.75
     assert facts["power_rails"] == ["VDD_CPU_GPU_CV"]  # the INA3221 rail that feeds it

@@ -11,7 +11,7 @@ def test_adreno_busy_clock_and_temperature(sysfs) -> None:
     probe = make_probe("kgsl", sysfs("android_phone"))
     assert probe.available().ok
     got = {s.channel: (s.value, s.unit) for s in probe.read(0)}
-    assert got == {"busy": (37.0, "%"), "freq": (680.0, "MHz"), "temp": (48.3, "°C")}
+    assert got == {"util": (37.0, "%"), "freq": (680.0, "MHz"), "temp": (48.3, "°C")}
     facts = probe.info().facts
     assert facts["gpu_model"] == "Adreno740v2" and facts["max_gpuclk_mhz"] == 680.0
 
@@ -24,7 +24,7 @@ def test_older_kernels_gpubusy_and_gpuclk_and_no_thermal_zone(sysfs, write) -> N
     write(root / KGSL / "temp", "")  # kgsl prints nothing without a GPU thermal zone
     probe = make_probe("kgsl", root)
     got = {s.channel: s.value for s in probe.read(0)}
-    assert got == pytest.approx({"busy": 100 * 41250 / 111486, "freq": 587.0})
+    assert got == pytest.approx({"util": 100 * 41250 / 111486, "freq": 587.0})
     assert probe.info().facts["temp"].startswith("unavailable: no readable temp")
 
 
@@ -33,7 +33,7 @@ def test_an_idle_window_is_zero_busy_and_garbage_names_the_file(sysfs, write) ->
     (root / KGSL / "gpu_busy_percentage").unlink()
     write(root / KGSL / "gpubusy", "      0       0")
     probe = make_probe("kgsl", root)
-    assert {s.channel: s.value for s in probe.read(0)}["busy"] == 0.0
+    assert {s.channel: s.value for s in probe.read(0)}["util"] == 0.0
     write(root / KGSL / "gpubusy", "busy")
     with pytest.raises(ProbeReadError, match="gpubusy holds 'busy'"):
         probe.read(1)

@@ -34,13 +34,13 @@ def _sources(hwmon: str | None) -> dict[str, tuple[Source, ...]]:
     """Per channel, its files relative to the card's `device`, best first."""
     hw = [] if hwmon is None else [hwmon]
     return {
-        "busy": (Source("gpu_busy_percent", "%"),),
+        "util": (Source("gpu_busy_percent", "%"),),
         "vram_used": (Source("mem_info_vram_used", "bytes"),),
         "power": tuple(
             Source(f"{h}/{f}", "W", MICRO) for h in hw for f in ("power1_average", "power1_input")
         ),
         "temp": tuple(Source(f"{h}/temp1_input", "°C", MILLI) for h in hw),
-        "sclk": tuple(Source(f"{h}/freq1_input", "MHz", MICRO) for h in hw),
+        "freq": tuple(Source(f"{h}/freq1_input", "MHz", MICRO) for h in hw),
     }
 
 
@@ -54,8 +54,8 @@ def _hwmon(device: SysPath) -> str | None:
 
 @register_probe("amdgpu")
 class AmdGpuProbe(PlannedProbe):
-    """Channels per card N: `busy:cardN` (%), `vram_used:cardN` (bytes), `power:cardN` (W),
-    `temp:cardN` (°C), `sclk:cardN` (MHz), as far as the card has them."""
+    """Channels per card N: `util:cardN` (%, busy), `vram_used:cardN` (bytes), `power:cardN` (W),
+    `temp:cardN` (°C), `freq:cardN` (MHz, shader clock), as far as the card has them."""
 
     name = "amdgpu"
     policy = ProbePolicy("utilisation")
@@ -72,7 +72,7 @@ class AmdGpuProbe(PlannedProbe):
             for card in cards(self.root, AMD):
                 device = card / "device"
                 chosen = choose(device, _sources(_hwmon(device)))
-                if "busy" in chosen.sources:
+                if "util" in chosen.sources:
                     self._cards[card.name] = chosen
         return self._cards
 

@@ -38,7 +38,7 @@ def _device(node: DevfreqNode) -> SysPath:
 
 @register_probe("jetson_gpu")
 class JetsonGpuProbe(PlannedProbe):
-    """Channels `load` (%) and `freq` (MHz) of the Jetson's GPU."""
+    """Channels `util` (%, the load file) and `freq` (MHz) of the Jetson's GPU."""
 
     name = "jetson_gpu"
     policy = ProbePolicy("utilisation")
@@ -97,7 +97,7 @@ class JetsonGpuProbe(PlannedProbe):
         load = str(_device(gpu) / "load")
         return ProbePlan(
             (
-                Channel(self.name, "load", load, "%", scale=PER_MILLE_PER_PERCENT),
+                Channel(self.name, "util", load, "%", scale=PER_MILLE_PER_PERCENT),
                 gpu.channel(self.name, "freq"),
             )
         )

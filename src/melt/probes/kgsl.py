@@ -25,7 +25,7 @@ MILLI = 1000.0
 
 # per channel, the files that give it, best first
 SOURCES: dict[str, tuple[Source, ...]] = {
-    "busy": (
+    "util": (
         Source("gpu_busy_percentage", "%", parser="percent"),
         Source("gpubusy", "%", parser="busy_total"),
     ),
@@ -40,7 +40,7 @@ def _mhz(text: str | None) -> float | None:
 
 @register_probe("kgsl")
 class KgslProbe(PlannedProbe):
-    """Channels `busy` (%), `freq` (MHz) and `temp` (°C) of the Adreno GPU, each from the
+    """Channels `util` (%, busy), `freq` (MHz) and `temp` (°C) of the Adreno GPU, each from the
     first of its files that reads (see `SOURCES`)."""
 
     name = "kgsl"

@@ -34,7 +34,7 @@ UTILISATION = (
 
 @register_probe("mali")
 class MaliProbe(PlannedProbe):
-    """Channels `utilisation` (%) and `freq` (MHz) of the Mali GPU, as far as they read."""
+    """Channels `util` (%) and `freq` (MHz) of the Mali GPU, as far as they read."""
 
     name = "mali"
     policy = ProbePolicy("utilisation")
@@ -64,7 +64,7 @@ class MaliProbe(PlannedProbe):
         if self._chosen is None:
             found = self._devfreq_dir()
             freq = () if found is None else (Source(f"{found}/cur_freq", "MHz", HZ_PER_MHZ),)
-            self._chosen = choose(self.root, {"utilisation": UTILISATION, "freq": freq})
+            self._chosen = choose(self.root, {"util": UTILISATION, "freq": freq})
         return self._chosen
 
     def available(self) -> Availability:

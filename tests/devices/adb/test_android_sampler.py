@@ -31,7 +31,7 @@ def test_the_phone_offers_the_battery_thermal_zones_and_cores(device: AdbDevice)
         "thermal": ["battery", "skin-therm"],
         "cpufreq": [f"cpu{i}" for i in range(8)],
         "devfreq": ["soc:qcom,cpu-llcc-ddr-bw"],
-        "kgsl": ["busy", "freq", "temp"],
+        "kgsl": ["util", "freq", "temp"],
     }
     assert _plan(device).files()[0] == "/sys/class/power_supply/battery/voltage_now"
     infos = {p.name: p.info() for p in found.probes}

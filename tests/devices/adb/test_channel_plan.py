@@ -58,7 +58,7 @@ def test_the_phone_and_the_in_process_sampler_run_one_plan(
     # battery, two zones, eight cores, the Adreno GPU, the memory bus's devfreq
     assert len(local) == 6 + 2 + 8 + 3 + 1
     assert local["battery", "power"] == (pytest.approx(3.987 * 0.512), "W")
-    assert on_phone["kgsl", "busy"] == (37.0, "%")
+    assert on_phone["kgsl", "util"] == (37.0, "%")
     assert on_phone["kgsl", "freq"] == (680.0, "MHz")
     assert on_phone["kgsl", "temp"] == (48.3, "°C")
 

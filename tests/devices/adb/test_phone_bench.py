@@ -149,7 +149,7 @@ def test_a_bench_on_the_phone_runs_llama_server_there_and_restores_its_settings(
     samples = run_samples(store, run["id"])
     assert {s.probe for s in samples} >= {"battery", "thermal", "cpufreq", "kgsl"}
     gpu = {s.channel: (s.value, s.unit) for s in samples if s.probe == "kgsl"}
-    assert gpu == {"busy": (37.0, "%"), "freq": (680.0, "MHz"), "temp": (48.3, "°C")}
+    assert gpu == {"util": (37.0, "%"), "freq": (680.0, "MHz"), "temp": (48.3, "°C")}
     sources = {p["name"]: p["source"] for p in run_sampling(store, run["id"])["probes"]}
     assert "on-device sh sampler" in sources["battery"]
     assert "kgsl-3d0/gpu_busy_percentage" in sources["kgsl"]
