@@ -105,6 +105,7 @@ class BenchMonitor:
             description=f"measured by {info.name}: {info.source}",
             current_channel=info.current_channel,
             charge_full_mah=charge_full,
+            energy_channel=info.facts.get("energy_channel"),
         )
 
     @property

@@ -13,6 +13,11 @@ end. J per prompt token = prefill J / prompt tokens evaluated; J per generated t
 decode J / (generated − 1). The idle baseline is the average power over an idle window
 before the run; net energy = raw − baseline W × window seconds.
 
+Where the power sensor also keeps a cumulative energy counter (NVML's
+`nvmlDeviceGetTotalEnergyConsumption`), a window's energy is the counter's rise over it
+(`counter_delta`, linear between reads): the sensor integrated every watt, where a polled
+power series sees only its sample instants. The figure says so (`EnergyMode.COUNTER`).
+
 MELT-compatible figures (for comparison with MELT's tables, computed here with the same
 trapezoid integration, not MELT's rectangle rule): `energy_pt` = turn-window energy in mWh /
 output tokens, `discharge_pt` = turn-window battery charge in mAh / output tokens.
@@ -58,6 +63,24 @@ def integrate(
     return trapezoid_area(knots) / NS_PER_S
 
 
+def counter_delta(
+    points: Sequence[Point],
+    start_ns: int,
+    end_ns: int,
+    max_hold_s: float = DEFAULT_MAX_HOLD_S,
+) -> float | None:
+    """The rise of a cumulative counter (J) over [start_ns, end_ns], its value linearly
+    interpolated at each edge; None past the series by more than the hold, as `integrate`."""
+    if end_ns < start_ns:
+        raise ValueError(f"window ends before it starts ({start_ns} > {end_ns})")
+    if not points:
+        return None
+    hold_ns = max_hold_s * NS_PER_S
+    if points[0][0] - start_ns > hold_ns or end_ns - points[-1][0] > hold_ns:
+        return None
+    return value_at(points, end_ns) - value_at(points, start_ns)
+
+
 def average(points: Sequence[Point], start_ns: int, end_ns: int) -> float | None:
     """Time-weighted average over a window (e.g. idle baseline power in W)."""
     if end_ns <= start_ns:
@@ -71,6 +94,7 @@ class EnergyMode(StrEnum):
 
     TRAPEZOID = "trapezoid"
     MELT_COMPAT = "melt-compat"
+    COUNTER = "counter-delta"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +136,17 @@ def window_energy(
     end_ns: int,
     baseline_w: float | None = None,
     current_a: Sequence[Point] | None = None,
+    counter_j: Sequence[Point] | None = None,
 ) -> WindowEnergy | None:
     """Energy of [start_ns, end_ns] (and charge, when `current_a` is given); None when the
-    window reaches past the power series by more than the hold."""
-    energy = integrate(power_w, start_ns, end_ns)
+    window reaches past the power series by more than the hold. With `counter_j` (the
+    sensor's cumulative energy counter, J) the energy is the counter's rise; integrating the
+    power is the fallback where the counter does not cover the window."""
+    counted = counter_delta(counter_j, start_ns, end_ns) if counter_j else None
+    energy = counted if counted is not None else integrate(power_w, start_ns, end_ns)
     if energy is None:
         return None
+    series = counter_j if counted is not None and counter_j else power_w
     duration = (end_ns - start_ns) / NS_PER_S
     return WindowEnergy(
         duration_s=duration,
@@ -126,7 +155,8 @@ def window_energy(
         baseline_w=baseline_w,
         net_energy_j=None if baseline_w is None else energy - baseline_w * duration,
         charge_c=integrate(current_a, start_ns, end_ns) if current_a else None,
-        samples=sum(1 for t, _ in power_w if start_ns <= t <= end_ns),
+        samples=sum(1 for t, _ in series if start_ns <= t <= end_ns),
+        mode=EnergyMode.TRAPEZOID if counted is None else EnergyMode.COUNTER,
     )
 
 
@@ -177,21 +207,24 @@ def turn_energy(
     w: TurnWindows,
     baseline_w: float | None = None,
     current_a: Sequence[Point] | None = None,
+    counter_j: Sequence[Point] | None = None,
 ) -> TurnEnergy | None:
     """Energy of one turn and its phases; per-token figures use baseline-subtracted energy
-    when a baseline is given. `current_a` (battery discharge current) gives discharge_pt."""
-    turn = window_energy(power_w, w.submit_ns, w.end_ns, baseline_w)
+    when a baseline is given. `current_a` (battery discharge current) gives discharge_pt;
+    `counter_j` (a cumulative energy counter) gives each window's energy, see
+    `window_energy`."""
+    turn = window_energy(power_w, w.submit_ns, w.end_ns, baseline_w, counter_j=counter_j)
     if turn is None:
         return None
     prefill_start = w.prefill_start_ns if w.prefill_start_ns is not None else w.submit_ns
     prefill_end = w.prefill_done_ns if w.prefill_done_ns is not None else w.first_token_ns
     prefill = (
-        window_energy(power_w, prefill_start, prefill_end, baseline_w)
+        window_energy(power_w, prefill_start, prefill_end, baseline_w, counter_j=counter_j)
         if prefill_end is not None and prefill_end > prefill_start
         else None
     )
     decode = (
-        window_energy(power_w, w.first_token_ns, w.last_token_ns, baseline_w)
+        window_energy(power_w, w.first_token_ns, w.last_token_ns, baseline_w, counter_j=counter_j)
         if w.first_token_ns is not None and w.last_token_ns is not None and w.generated_tokens > 1
         else None
     )

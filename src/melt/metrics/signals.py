@@ -59,6 +59,8 @@ class PowerSource:
     channel: str = "power"
     current_channel: str | None = None
     charge_full_mah: float | None = None
+    # a cumulative energy counter (J) of the same probe: window energies are its rises
+    energy_channel: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,9 @@ class EnergyReport:
             "source": self.source.description,
             "probe": self.source.probe,
             "provenance": str(self.source.provenance),
-            "integration": str(EnergyMode.TRAPEZOID),
+            "integration": str(
+                EnergyMode.COUNTER if self.source.energy_channel else EnergyMode.TRAPEZOID
+            ),
             "idle_baseline_w": self.baseline_w,
             "run": None if self.run is None else self.run.as_dict(),
             "j_per_prompt_token": self.j_per_prompt_token.as_dict(),
@@ -150,11 +154,20 @@ def _energy(
     current = (
         _points(samples, source.probe, source.current_channel) if source.current_channel else ()
     )
+    counter = _points(samples, source.probe, source.energy_channel) if source.energy_channel else ()
     baseline = average(power, *idle) if idle else None
-    per_turn = [turn_energy(power, t.windows, baseline, current or None) for t in turns]
+    per_turn = [
+        turn_energy(power, t.windows, baseline, current or None, counter or None) for t in turns
+    ]
     energies = [e for e in per_turn if e is not None]
     run = (
-        window_energy(power, turns[0].windows.submit_ns, turns[-1].windows.end_ns, baseline)
+        window_energy(
+            power,
+            turns[0].windows.submit_ns,
+            turns[-1].windows.end_ns,
+            baseline,
+            counter_j=counter or None,
+        )
         if turns
         else None
     )

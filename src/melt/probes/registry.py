@@ -111,11 +111,17 @@ def detect(
 def _load_builtin() -> None:
     """Import the probe modules so their decorators run (once)."""
     from melt.probes import (  # noqa: F401
+        amdgpu,
         battery,
         cpu,
         cpu_power_model,
         cpufreq,
+        devfreq,
         ina3221,
+        intel_gpu,
+        jetson_gpu,
+        kgsl,
+        mali,
         memory,
         monsoon,
         nvml,

@@ -30,12 +30,16 @@ def test_the_phone_offers_the_battery_thermal_zones_and_cores(device: AdbDevice)
         "battery": ["voltage", "current", "power", "charging", "capacity", "temp"],
         "thermal": ["battery", "skin-therm"],
         "cpufreq": [f"cpu{i}" for i in range(8)],
+        "devfreq": ["soc:qcom,cpu-llcc-ddr-bw"],
+        "kgsl": ["util", "freq", "temp"],
     }
     assert _plan(device).files()[0] == "/sys/class/power_supply/battery/voltage_now"
     infos = {p.name: p.info() for p in found.probes}
     assert [(i.unit, str(i.provenance)) for i in infos.values()] == [
         ("W", "measured"),
         ("MHz", "measured"),
+        ("MHz", "measured"),
+        ("%", "measured"),
         ("°C", "measured"),
     ]
     assert "/sys/class/thermal/thermal_zone1/temp" in infos["thermal"].source
@@ -85,7 +89,7 @@ def test_sampler_streams_ticks_on_the_device_clock_over_one_shell(
     assert len(times) >= 4
     assert start_ns < times[0] and times[-1] < end_ns  # the device's clock, in ns
     full_ticks = [ticks[t] for t in times[:-1]]  # the loop left the last one part-read
-    assert all(len(tick) == 6 + 2 + 8 for tick in full_ticks)
+    assert all(len(tick) == 6 + 2 + 8 + 1 + 3 for tick in full_ticks)  # … devfreq, kgsl
 
 
 def test_parse_line_skips_unreadable_files_and_reads_an_uptime_clock():

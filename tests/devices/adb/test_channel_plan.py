@@ -49,14 +49,18 @@ def test_the_phone_and_the_in_process_sampler_run_one_plan(
     planned = [p for p in here.probes if isinstance(p, PlannedProbe)]
     local_plan = sum((p.plan() for p in planned), ProbePlan())
     phone_plan = _phone_plan(device)
-    assert {p.name for p in planned} == {"battery", "cpufreq", "thermal"}
+    assert {p.name for p in planned} == {"battery", "cpufreq", "thermal", "kgsl", "devfreq"}
     assert _relative(phone_plan, "") == _relative(local_plan, str(phone.root))
 
     local = {(s.probe, s.channel): (s.value, s.unit) for p in planned for s in p.read(1)}
     on_phone = {(s.probe, s.channel): (s.value, s.unit) for s in _one_tick(device, phone_plan)}
     assert on_phone == local
-    assert len(local) == 6 + 2 + 8  # battery, two zones, eight cores
+    # battery, two zones, eight cores, the Adreno GPU, the memory bus's devfreq
+    assert len(local) == 6 + 2 + 8 + 3 + 1
     assert local["battery", "power"] == (pytest.approx(3.987 * 0.512), "W")
+    assert on_phone["kgsl", "util"] == (37.0, "%")
+    assert on_phone["kgsl", "freq"] == (680.0, "MHz")
+    assert on_phone["kgsl", "temp"] == (48.3, "°C")
 
 
 class UsbInputProbe(PlannedProbe):

@@ -147,9 +147,12 @@ def test_a_bench_on_the_phone_runs_llama_server_there_and_restores_its_settings(
 
     store = open_store(str(tmp_path / "melt.db"), create=False)
     samples = run_samples(store, run["id"])
-    assert {s.probe for s in samples} >= {"battery", "thermal", "cpufreq"}
+    assert {s.probe for s in samples} >= {"battery", "thermal", "cpufreq", "kgsl"}
+    gpu = {s.channel: (s.value, s.unit) for s in samples if s.probe == "kgsl"}
+    assert gpu == {"util": (37.0, "%"), "freq": (680.0, "MHz"), "temp": (48.3, "°C")}
     sources = {p["name"]: p["source"] for p in run_sampling(store, run["id"])["probes"]}
     assert "on-device sh sampler" in sources["battery"]
+    assert "kgsl-3d0/gpu_busy_percentage" in sources["kgsl"]
     sampling = run_sampling(store, run["id"])
     assert sampling is not None and sampling["cpu_s"] > 0  # the sh loop's, from its /proc stat
     assert "sh loop's /proc/" in sampling["read_errors"]["cpu_source"]
