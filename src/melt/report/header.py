@@ -10,6 +10,7 @@ from typing import Any
 from rich.text import Text
 
 from melt.config.settings import engine_knobs
+from melt.report.backends import compute_label
 from melt.report.units import fmt, fmt_bytes
 
 Run = Mapping[str, Any]
@@ -74,9 +75,11 @@ def cell_lines(run: Run) -> Text:
 
 
 def header_parts(runs: Sequence[Run], cells: int, runs_per_cell: int) -> list[Any]:
-    """One line per distinct device and framework, one per workload; for one cell, its
-    artifact and settings too."""
+    """One line per distinct device and framework, one per compute backend the engines
+    reported (none when no run recorded one), one per workload; for one cell, its artifact and settings too."""
     lines = list(dict.fromkeys(device_line(r) for r in runs))
+    if any(r.get("compute") for r in runs):  # runs before melt recorded it: left out
+        lines += dict.fromkeys(f"compute: {compute_label(r)}" for r in runs)
     lines += dict.fromkeys(workload_line(r, runs_per_cell) for r in runs)
     parts: list[Any] = [Text("\n".join(lines))]
     if cells == 1:
