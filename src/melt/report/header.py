@@ -76,7 +76,8 @@ def cell_lines(run: Run) -> Text:
 
 def header_parts(runs: Sequence[Run], cells: int, runs_per_cell: int) -> list[Any]:
     """One line per distinct device and framework, one per compute backend the engines
-    reported (none when no run recorded one), one per workload; for one cell, its artifact and settings too."""
+    reported (none when no run recorded one), one per workload; for one cell, its artifact
+    and settings too."""
     lines = list(dict.fromkeys(device_line(r) for r in runs))
     if any(r.get("compute") for r in runs):  # runs before melt recorded it: left out
         lines += dict.fromkeys(f"compute: {compute_label(r)}" for r in runs)
