@@ -198,17 +198,73 @@ PANEL_UNITS = {
     "power": "power",
     "temperature": "°C",
 }
+# The accelerator probes (probes/): their samples get a figure of their own, the CPU's stay
+# in the CPU figure; the "%" panel is the accelerator's load.
+ACCELERATOR_PROBES = frozenset(
+    {"nvml", "jetson_gpu", "kgsl", "mali", "devfreq", "intel_gpu", "amdgpu"}
+)
+ACCELERATOR_PANEL_UNITS = {**PANEL_UNITS, "CPU": "load %"}
 
 
-def probe_timeline(view: RunView) -> Figure | None:
-    """One panel per kind of signal (stacked, shared time axis), prefill (orange) and decode
-    (blue) windows shaded across all panels; None without samples."""
-    series = {(s.probe, s.channel): s.points for s in view.series}
-    units = {(s.probe, s.channel): (s.unit, str(s.provenance)) for s in view.series}
+@dataclass(frozen=True, slots=True)
+class TimelineKind:
+    """Which probes a timeline figure shows, and what its panels and caption are called."""
+
+    accelerator: bool
+    panel_units: dict[str, str]
+    caption: str
+
+    def shows(self, probe: str) -> bool:
+        return (probe in ACCELERATOR_PROBES) == self.accelerator
+
+
+DEVICE_TIMELINE = TimelineKind(False, PANEL_UNITS, "probes")
+ACCELERATOR_TIMELINE = TimelineKind(
+    True, ACCELERATOR_PANEL_UNITS, "accelerator probes (load, frequency, memory)"
+)
+
+
+def _phase_shapes(view: RunView, origin: int) -> list[dict[str, Any]]:
+    """Each turn's prefill (orange) and decode (blue) window, across all panels."""
+    shapes = []
+    for t in view.turns:
+        if t["submit_ns"] is None or t["first_token_ns"] is None:
+            continue
+        windows = [(t["submit_ns"], t["first_token_ns"], PREFILL_COLOUR)]
+        if t["last_token_ns"] is not None:
+            windows.append((t["first_token_ns"], t["last_token_ns"], DECODE_COLOUR))
+        shapes += [
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "paper",
+                "x0": (start - origin) / NS,
+                "x1": (end - origin) / NS,
+                "y0": 0,
+                "y1": 1,
+                "fillcolor": colour,
+                "line": {"width": 0},
+                "layer": "below",
+            }
+            for start, end, colour in windows
+        ]
+    return shapes
+
+
+def timeline(view: RunView, kind: TimelineKind) -> Figure | None:
+    """One panel per kind of signal of the probes `kind` shows (stacked, shared time axis),
+    prefill (orange) and decode (blue) windows shaded across all panels; None without such
+    samples. Time starts at the run's first sample of any probe, so the CPU's and the
+    accelerator's figures share their time axis."""
+    if not view.series:
+        return None
+    origin = min(s.points[0][0] for s in view.series)
+    shown = [s for s in view.series if kind.shows(s.probe)]
+    series = {(s.probe, s.channel): s.points for s in shown}
+    units = {(s.probe, s.channel): (s.unit, str(s.provenance)) for s in shown}
     panels = [name for name, _ in PANELS if any(_panel_of(u) == name for u, _ in units.values())]
     if not panels:
         return None
-    origin = min(points[0][0] for points in series.values())
     n = len(panels)
     span = (1 - PANEL_GAP * (n - 1)) / n
     layout: dict[str, Any] = {}
@@ -217,7 +273,7 @@ def probe_timeline(view: RunView) -> Figure | None:
         axis = "yaxis" if i == 0 else f"yaxis{i + 1}"
         layout[axis] = {
             "domain": [top - span, top],
-            "title": {"text": PANEL_UNITS.get(panel, panel)},
+            "title": {"text": kind.panel_units.get(panel, panel)},
             "anchor": "x",
             "gridcolor": "#ebf0f8",
             # a process's RSS and the system's free memory differ by orders of magnitude
@@ -254,34 +310,22 @@ def probe_timeline(view: RunView) -> Figure | None:
                 "line": {"dash": "dot"} if estimated else {},
             }
         )
-    shapes = []
-    for t in view.turns:
-        if t["submit_ns"] is None or t["first_token_ns"] is None:
-            continue
-        windows = [(t["submit_ns"], t["first_token_ns"], PREFILL_COLOUR)]
-        if t["last_token_ns"] is not None:
-            windows.append((t["first_token_ns"], t["last_token_ns"], DECODE_COLOUR))
-        shapes += [
-            {
-                "type": "rect",
-                "xref": "x",
-                "yref": "paper",
-                "x0": (start - origin) / NS,
-                "x1": (end - origin) / NS,
-                "y0": 0,
-                "y1": 1,
-                "fillcolor": colour,
-                "line": {"width": 0},
-                "layer": "below",
-            }
-            for start, end, colour in windows
-        ]
-    title = f"{view.label}: probes (orange prefill, blue decode)"
+    title = f"{view.label}: {kind.caption} (orange prefill, blue decode)"
     if thinned:
         title += f"; thinned to ≤{MAX_POINTS} points a series"
     figure = _figure(data, title, "", "", height=150 * n + 90)
-    figure.layout.update(layout | {"shapes": shapes})
+    figure.layout.update(layout | {"shapes": _phase_shapes(view, origin)})
     return figure
+
+
+def probe_timeline(view: RunView) -> Figure | None:
+    """The device's own probes (CPU, memory, power, temperature) over the run."""
+    return timeline(view, DEVICE_TIMELINE)
+
+
+def accelerator_timeline(view: RunView) -> Figure | None:
+    """The accelerator probes' load, frequency, memory (and power, temperature)."""
+    return timeline(view, ACCELERATOR_TIMELINE)
 
 
 def energy_per_token(content: ReportContent) -> Figure | None:
@@ -371,3 +415,60 @@ def roofline_figure(content: ReportContent) -> Figure | None:
         }
     ]
     return _figure(data, "decode as % of the memory-bandwidth limit", "", "% of limit")
+
+
+def _backend_x(content: ReportContent) -> list[str]:
+    return [
+        label(f"{row.model} · {row.backend} · gpu layers {row.gpu_layers}")
+        for row in content.backends
+    ]
+
+
+def backend_figures(content: ReportContent) -> list[Figure]:
+    """The runs side by side per compute backend (the CPU-vs-GPU figure): prefill and decode
+    rates, and decode energy per token where every run of a row measured it."""
+    rows = content.backends
+    if not rows:
+        return []
+    x = _backend_x(content)
+    rates = [
+        {
+            "type": "bar",
+            "x": x,
+            "y": [getattr(row, attr).median for row in rows],
+            "name": name,
+        }
+        for name, attr in (
+            ("prefill tok/s", "prefill_tok_per_s"),
+            ("decode tok/s", "decode_tok_per_s"),
+        )
+    ]
+    figures = [
+        _figure(
+            rates,
+            "prefill and decode per compute backend (medians of turns)",
+            "",
+            "tok/s",
+            barmode="group",
+        )
+    ]
+    measured = [(xi, row) for xi, row in zip(x, rows, strict=True) if row.j_per_token is not None]
+    if measured:
+        figures.append(
+            _figure(
+                [
+                    {
+                        "type": "bar",
+                        "x": [xi for xi, _ in measured],
+                        "y": [row.j_per_token for _, row in measured],
+                        "text": ["ESTIMATED" if r.energy_estimated else "" for _, r in measured],
+                        "name": "decode J/token",
+                    }
+                ],
+                "decode energy per generated token per compute backend (rows without a "
+                "measurement left out)",
+                "",
+                "J per token",
+            )
+        )
+    return figures
