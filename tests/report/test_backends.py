@@ -15,8 +15,8 @@ from tests.report.stores import add_run
 
 from melt.report.backends import NOT_RECORDED, backend_rows, compute_label, gpu_layers_asked
 from melt.report.content import build_report
-from melt.report.runs import run_table, runs_table
 from melt.report.header import header_parts
+from melt.report.runs import run_table, runs_table
 from melt.report.stored import figure_parts
 from melt.report.sweep import stored_cells, sweep_parts
 from melt.store import Store, open_store
