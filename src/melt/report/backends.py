@@ -23,6 +23,11 @@ from melt.report.units import fmt
 if TYPE_CHECKING:
     from melt.report.content import RunView
 
+# The probes that read an accelerator (probes/: NVML, Jetson's GPU, Adreno's kgsl, Mali,
+# devfreq nodes, Intel i915/xe, amdgpu): reports show their samples apart from the CPU's.
+ACCELERATOR_PROBES = frozenset(
+    {"nvml", "jetson_gpu", "kgsl", "mali", "devfreq", "intel_gpu", "amdgpu"}
+)
 NOT_RECORDED = "not recorded"
 UNKNOWN = "?"
 ALL_LAYERS = -1  # llama.cpp's `-ngl` for every layer, as melt stores `--gpu-layers all`

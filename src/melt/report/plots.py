@@ -20,7 +20,9 @@ from itertools import groupby
 from typing import Any
 
 from melt.metrics.roofline import Roofline
+from melt.report.backends import ACCELERATOR_PROBES
 from melt.report.content import ReportContent, RunView
+from melt.report.units import BYTE_UNITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,11 +200,8 @@ PANEL_UNITS = {
     "power": "power",
     "temperature": "°C",
 }
-# The accelerator probes (probes/): their samples get a figure of their own, the CPU's stay
-# in the CPU figure; the "%" panel is the accelerator's load.
-ACCELERATOR_PROBES = frozenset(
-    {"nvml", "jetson_gpu", "kgsl", "mali", "devfreq", "intel_gpu", "amdgpu"}
-)
+# The accelerator probes' samples get a figure of their own, the CPU's stay in the CPU
+# figure; the "%" panel is the accelerator's load.
 ACCELERATOR_PANEL_UNITS = {**PANEL_UNITS, "CPU": "load %"}
 
 
@@ -293,7 +292,7 @@ def timeline(view: RunView, kind: TimelineKind) -> Figure | None:
             continue
         kept = _thin(points)
         thinned |= len(kept) < len(points)
-        scale = 1 / MIB if unit in ("B", "bytes") else 1.0
+        scale = 1 / MIB if unit in BYTE_UNITS else 1.0
         estimated = provenance == "estimated"
         index = panels.index(panel)
         data.append(
