@@ -7,7 +7,7 @@ memory when every layer went there, the host's DRAM for a CPU run or a unified-m
 the peak FLOP/s of the device that ran it, known only when measured or given as a device fact.
 
 Device facts read here (top level of the run's facts, where `melt devices probe` keeps what it
-measured, or under `extra`, where the inventory keeps what the user stated):
+measured and `melt devices fact` what the user stated, or under `extra`):
 `memory_bandwidth` (DRAM, `{"bytes_per_s", "method"}`), `accelerator_memory_bandwidth` (a
 discrete accelerator's own memory, `{"bytes_per_s", "method"}`), `peak_flops` (the CPU's) and
 `accelerator_peak_flops` (`{"flops_per_s", "source"}`).
@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from melt.compute import ComputeDevice, ComputeUse
+from melt.devices.stated_facts import (
+    ACCELERATOR_MEMORY_BANDWIDTH,
+    ACCELERATOR_PEAK_FLOPS,
+    CPU_PEAK_FLOPS,
+)
 from melt.report.backends import compute_of
 
 DRAM_FACT = "memory_bandwidth"
-DEVICE_MEMORY_FACT = "accelerator_memory_bandwidth"
-CPU_PEAK_FACT = "peak_flops"
-ACCELERATOR_PEAK_FACT = "accelerator_peak_flops"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,10 @@ def _fact(run: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
     return found if isinstance(found, Mapping) else None
 
 
+def _how_to_state(run: Mapping[str, Any], key: str, value: str) -> str:
+    return f"state it with 'melt devices fact {run['device']} {key} {value} --source TEXT'"
+
+
 def _dram(run: Mapping[str, Any], where: str) -> BandwidthFact:
     found = _fact(run, DRAM_FACT)
     if found:
@@ -66,14 +72,14 @@ def _dram(run: Mapping[str, Any], where: str) -> BandwidthFact:
 
 def _device_memory(run: Mapping[str, Any], accelerator: ComputeDevice) -> BandwidthFact:
     where = f"weights in {accelerator.label}'s own memory (discrete)"
-    found = _fact(run, DEVICE_MEMORY_FACT)
+    found = _fact(run, ACCELERATOR_MEMORY_BANDWIDTH)
     if found:
         how = found.get("method") or found.get("source") or "source not recorded"
         return BandwidthFact(float(found["bytes_per_s"]), f"{where}; device fact: {how}")
     return BandwidthFact(
         None,
-        f"{where}; its bandwidth is not a recorded device fact ('{DEVICE_MEMORY_FACT}'), "
-        "so no bound (DRAM's would be the wrong memory)",
+        f"{where}; its bandwidth is not a recorded device fact, so no bound (DRAM's would be "
+        f"the wrong memory; {_how_to_state(run, ACCELERATOR_MEMORY_BANDWIDTH, 'BYTES_PER_S')})",
     )
 
 
@@ -119,10 +125,11 @@ def peak_flops(run: Mapping[str, Any]) -> PeakFact:
     """The peak FLOP/s of the device that ran the prefill, from a recorded device fact."""
     use = compute_of(run)
     accelerator = None if use is None else use.accelerator
-    key = CPU_PEAK_FACT if accelerator is None else ACCELERATOR_PEAK_FACT
+    key = CPU_PEAK_FLOPS if accelerator is None else ACCELERATOR_PEAK_FLOPS
     found = _fact(run, key)
     if not found:
-        return PeakFact(None, "no compute bound: peak FLOP/s unknown")
+        how = _how_to_state(run, key, "FLOP_PER_S")
+        return PeakFact(None, f"no compute bound: peak FLOP/s unknown ({how})")
     what = "the CPU" if accelerator is None else accelerator.label
     how = found.get("source") or found.get("method") or "source not recorded"
     return PeakFact(float(found["flops_per_s"]), f"peak of {what}, device fact: {how}")
