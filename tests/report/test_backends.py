@@ -16,6 +16,7 @@ from tests.report.stores import add_run
 from melt.report.backends import NOT_RECORDED, backend_rows, compute_label, gpu_layers_asked
 from melt.report.content import build_report
 from melt.report.header import header_parts
+from melt.report.profile import summary_table
 from melt.report.runs import run_table, runs_table
 from melt.report.stored import figure_parts
 from melt.report.sweep import stored_cells, sweep_parts
@@ -103,7 +104,9 @@ def test_the_terminal_report_shows_the_backends_side_by_side_and_the_sweep_keeps
     text = "".join(_text(part) for part in (*header_parts(runs, 3, 1), *figure_parts(store, runs)))
     assert "Per compute backend" in text
     assert "2.00×" in text  # the GPU's decode against the CPU's
-    assert "compute: CPU" in text and f"compute: {GPU_LABEL}" in text  # the header
+    head = [line for line in text.splitlines() if " on device local " in line]
+    assert [line.split("; compute: ")[1].strip() for line in head[:2]] == ["CPU", GPU_LABEL]
+    assert "compute" not in head[2]  # not recorded: left out of the head, like any unknown
     cells = sweep_parts(stored_cells(store, runs))
     sweep = [line for line in _text(cells[0]).splitlines() if line.startswith("│ tiny ")]
     # the three runs have the same model and settings: only the backend makes them 3 cells
@@ -119,3 +122,18 @@ def test_runs_list_and_show_name_the_backend(store: Store) -> None:
     shown = _text(run_table(2, store.run(2), {}))
     row = next(line for line in shown.splitlines() if line.startswith("│ compute "))
     assert [cell.strip() for cell in row.strip("│").split("│")] == ["compute", GPU_LABEL]
+
+
+def test_the_one_run_summary_names_the_backend_and_the_layers_asked(store: Store) -> None:
+    def rows(run_id: int) -> dict[str, str]:
+        text = _text(summary_table(store.run(run_id)))
+        cells = [
+            [c.strip() for c in line.strip("│").split("│")]
+            for line in text.splitlines()
+            if line.startswith("│")
+        ]
+        return {c[0]: c[1] for c in cells if len(c) == 2}
+
+    gpu, old = rows(2), rows(3)
+    assert (gpu["compute"], gpu["gpu layers asked"]) == (GPU_LABEL, "all")
+    assert old["compute"] == NOT_RECORDED and "gpu layers asked" not in old

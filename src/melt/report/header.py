@@ -21,7 +21,9 @@ def _facts(run: Run) -> dict[str, Any]:
 
 
 def device_line(run: Run) -> str:
-    """`<framework version> on device <name> (<transport>): <cpu> (<cores>, <RAM>, <OS>)`."""
+    """`<framework version> on device <name> (<transport>): <cpu> (<cores>, <RAM>, <OS>)`,
+    then `; compute: <backend>` where the engine reported one (runs before melt kept it:
+    left out, like every fact a run did not record)."""
     f = _facts(run)
     cores = f.get("physical_cores")
     machine = ", ".join(
@@ -35,7 +37,12 @@ def device_line(run: Run) -> str:
     )
     cpu = f.get("cpu_model") or "CPU not recorded"
     where = f"device {run['device']} ({f.get('transport', 'local')})"
-    return f"{run['framework_version']} on {where}: {cpu}" + (f" ({machine})" if machine else "")
+    compute = f"; compute: {compute_label(run)}" if run.get("compute") else ""
+    return (
+        f"{run['framework_version']} on {where}: {cpu}"
+        + (f" ({machine})" if machine else "")
+        + compute
+    )
 
 
 def workload_line(run: Run, runs_per_cell: int) -> str:
@@ -75,12 +82,9 @@ def cell_lines(run: Run) -> Text:
 
 
 def header_parts(runs: Sequence[Run], cells: int, runs_per_cell: int) -> list[Any]:
-    """One line per distinct device and framework, one per compute backend the engines
-    reported (none when no run recorded one), one per workload; for one cell, its artifact
-    and settings too."""
+    """One line per distinct device, framework and compute backend, one per workload; for
+    one cell, its artifact and settings too."""
     lines = list(dict.fromkeys(device_line(r) for r in runs))
-    if any(r.get("compute") for r in runs):  # runs before melt recorded it: left out
-        lines += dict.fromkeys(f"compute: {compute_label(r)}" for r in runs)
     lines += dict.fromkeys(workload_line(r, runs_per_cell) for r in runs)
     parts: list[Any] = [Text("\n".join(lines))]
     if cells == 1:

@@ -22,8 +22,8 @@ def report_table(content: ReportContent) -> Group:
         "decode tok/s",
         "total/time",
         "CV",
-        "roofline",
         "prefill bound",
+        "roofline",
     ):
         table.add_column(column, justify="left" if column in ("run", "model") else "right")
     for v in content.runs:
@@ -39,11 +39,11 @@ def report_table(content: ReportContent) -> Group:
             fmt(decode.pooled, 1),
             ("⚑ " if v.flagged_cv else "") + fmt(100 * decode.cv, 1) + "%",
             "–"
-            if v.roofline.result is None
-            else f"{100 * v.roofline.result.fraction_of_limit:.0f}%",
-            "–"
             if v.prefill_bound.result is None
             else f"{100 * v.prefill_bound.result.fraction_of_limit:.0f}%",
+            "–"
+            if v.roofline.result is None
+            else f"{100 * v.roofline.result.fraction_of_limit:.0f}%",
         )
     bounds = Table(title="what bounds each run (roofline)", title_justify="left")
     for column in ("run", "decode: memory bandwidth", "prefill: compute"):
