@@ -10,6 +10,7 @@ GPU (`gpu_layers`) shows "?".
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,7 @@ class BackendRow:
     backend: str
     gpu_layers: str
     offloaded: str
+    threads: str
     run_ids: tuple[int, ...]
     ttft_s: Aggregate
     prefill_tok_per_s: Aggregate
@@ -101,6 +103,7 @@ class BackendRow:
             "backend": self.backend,
             "gpu_layers": self.gpu_layers,
             "layers_offloaded": self.offloaded,
+            "threads": self.threads,
             "runs": ",".join(map(str, self.run_ids)),
             "ttft_s_median": _nan_none(self.ttft_s.median),
             "prefill_tok_per_s_median": _nan_none(self.prefill_tok_per_s.median),
@@ -120,16 +123,21 @@ class BackendRow:
 
 
 def _nan_none(value: float) -> float | None:
-    return None if value != value else value
+    return None if math.isnan(value) else value
 
 
-def _key(view: RunView) -> tuple[str, str, str, str]:
+Key = tuple[str, str, str, str, str]
+
+
+def _key(view: RunView) -> Key:
+    """Model, backend, layers asked, layers offloaded, threads: what a row holds fixed."""
     use = compute_of(view.run)
     return (
         str(view.run["model_sha256"]),
         backend_name(use),
         gpu_layers_asked(view.run),
         offloaded(use),
+        fmt(view.run.get("threads")),
     )
 
 
@@ -142,15 +150,16 @@ def _joules(views: Sequence[RunView]) -> tuple[float | None, bool]:
 
 
 def backend_rows(views: Sequence[RunView]) -> tuple[BackendRow, ...]:
-    """The runs grouped by model × backend × offload, when they ran on more than one
-    (otherwise there is nothing to put side by side: empty)."""
-    groups: dict[tuple[str, str, str, str], list[RunView]] = {}
+    """The runs grouped by model × backend × offload × threads, when they ran on more than
+    one backend or offload (otherwise there is nothing to put side by side: empty)."""
+    groups: dict[Key, list[RunView]] = {}
     for view in views:
         groups.setdefault(_key(view), []).append(view)
-    if len({key[1:] for key in groups}) < 2:
+    if len({key[1:4] for key in groups}) < 2:
         return ()
     rows = []
-    for (sha, backend, asked, done), group in sorted(groups.items(), key=lambda kv: kv[0][0]):
+    ordered = sorted(groups.items(), key=lambda kv: kv[0][0])
+    for (sha, backend, asked, done, threads), group in ordered:
         turns = [t for v in group for t in v.turns]
         joules, estimated = _joules(group)
         first = group[0].run
@@ -161,6 +170,7 @@ def backend_rows(views: Sequence[RunView]) -> tuple[BackendRow, ...]:
                 backend=backend,
                 gpu_layers=asked,
                 offloaded=done,
+                threads=threads,
                 run_ids=tuple(v.run_id for v in group),
                 ttft_s=aggregate([t["ttft_s"] for t in turns]),
                 prefill_tok_per_s=aggregate([t["prefill_tok_per_s"] for t in turns]),
@@ -174,14 +184,15 @@ def backend_rows(views: Sequence[RunView]) -> tuple[BackendRow, ...]:
 
 
 def _with_cpu_ratio(rows: list[BackendRow]) -> list[BackendRow]:
-    """Each row's decode median against its model's first CPU row (None without one)."""
-    cpu: dict[str, BackendRow] = {}
+    """Each row's decode median against its model's first CPU row at the same threads
+    (None without one)."""
+    cpu: dict[tuple[str, str], BackendRow] = {}
     for row in rows:
         if row.is_cpu:
-            cpu.setdefault(row.model_sha256, row)
+            cpu.setdefault((row.model_sha256, row.threads), row)
     out = []
     for row in rows:
-        base = cpu.get(row.model_sha256)
+        base = cpu.get((row.model_sha256, row.threads))
         ratio = (
             None
             if base is None or not base.decode_tok_per_s.n or not row.decode_tok_per_s.n
@@ -196,6 +207,7 @@ BACKEND_COLUMNS = (
     "backend",
     "gpu layers asked",
     "offloaded",
+    "threads",
     "runs",
     "TTFT s",
     "prefill tok/s",
@@ -205,8 +217,8 @@ BACKEND_COLUMNS = (
 )
 BACKEND_NOTE = (
     "medians of the runs' measured turns; offloaded is the engine's own count; "
-    "decode × CPU divides by the same model's CPU row; J/tok is decode energy per generated "
-    "token where every run of the row measured it"
+    "decode × CPU divides by the same model's CPU row at the same threads; J/tok is decode "
+    "energy per generated token where every run of the row measured it"
 )
 
 
@@ -217,6 +229,7 @@ def backend_cells(row: BackendRow) -> tuple[str, ...]:
         row.backend,
         row.gpu_layers,
         row.offloaded,
+        row.threads,
         ", ".join(map(str, row.run_ids)),
         fmt(row.ttft_s.median, 3),
         fmt(row.prefill_tok_per_s.median, 1),
