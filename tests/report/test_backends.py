@@ -137,3 +137,15 @@ def test_the_one_run_summary_names_the_backend_and_the_layers_asked(store: Store
     gpu, old = rows(2), rows(3)
     assert (gpu["compute"], gpu["gpu layers asked"]) == (GPU_LABEL, "all")
     assert old["compute"] == NOT_RECORDED and "gpu layers asked" not in old
+
+
+def test_runs_at_other_threads_are_their_own_row_and_ratio(store: Store) -> None:
+    two = add_run(store, 1, [30, 30], [0.5, 0.5], threads=2)
+    set_compute(store, two, cpu_use(), gpu_layers=0)
+    rows = build_report(store, _runs(store)).backends
+    cpu = {row.threads: row for row in rows if row.backend == "CPU"}
+    assert cpu["1"].decode_tok_per_s.median == pytest.approx(51.0, abs=0.01)  # not pooled
+    assert cpu["2"].decode_tok_per_s.median == pytest.approx(30.0, abs=0.01)
+    assert cpu["2"].decode_vs_cpu == pytest.approx(1.0)
+    (gpu,) = (row for row in rows if row.backend.startswith("CUDA"))
+    assert gpu.decode_vs_cpu == pytest.approx(2.0, abs=0.001)  # against 1 thread's CPU row
