@@ -149,3 +149,15 @@ def test_runs_at_other_threads_are_their_own_row_and_ratio(store: Store) -> None
     assert cpu["2"].decode_vs_cpu == pytest.approx(1.0)
     (gpu,) = (row for row in rows if row.backend.startswith("CUDA"))
     assert gpu.decode_vs_cpu == pytest.approx(2.0, abs=0.001)  # against 1 thread's CPU row
+
+
+def test_a_compute_record_this_melt_cannot_read_is_one_line(
+    melt, store: Store, tmp_path: Path
+) -> None:
+    record = gpu_use().record()
+    record["devices"][0]["tensor_cores"] = 528  # a field a newer melt might add
+    store.update_run(2, compute=record)
+    result = melt("report", "1", "2", "--store", str(tmp_path / "s.db"))
+    assert result.code == 2
+    assert result.err.startswith("melt: error: run 2: its compute record is not one")
+    assert result.err.count("\n") == 1

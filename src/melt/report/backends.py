@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from melt.compute import ComputeUse
+from melt.errors import MeltError
 from melt.metrics.stats import Aggregate, aggregate
 from melt.report.units import fmt
 
@@ -35,8 +36,15 @@ ALL_LAYERS = -1  # llama.cpp's `-ngl` for every layer, as melt stores `--gpu-lay
 
 
 def compute_of(run: Mapping[str, Any]) -> ComputeUse | None:
-    """The run's compute record, or None for a run stored before melt kept it."""
-    return ComputeUse.from_record(run.get("compute"))
+    """The run's compute record, or None for a run stored before melt kept it; a record
+    this melt cannot read (written by a newer one) is one line, not a traceback."""
+    try:
+        return ComputeUse.from_record(run.get("compute"))
+    except (TypeError, AttributeError) as exc:
+        raise MeltError(
+            f"run {run.get('id')}: its compute record is not one this melt reads ({exc}); "
+            "report it with the melt version that wrote it"
+        ) from None
 
 
 def compute_label(run: Mapping[str, Any]) -> str:
