@@ -82,7 +82,8 @@ def test_an_imported_melt_run_gets_an_html_report(melt, tmp_path: Path) -> None:
     result = melt("report", "1", "--html", str(html), "--store", store)
     assert result.code == 0, result.err
     assert "Pixel7" in html.read_text(encoding="utf-8")
-    assert "melt devices probe Pixel7" in html.read_text(encoding="utf-8")
+    # MELT's logs do not say whether the model ran on the CPU or the GPU: no DRAM bound
+    assert "compute backend not recorded by the import" in html.read_text(encoding="utf-8")
     plain = melt("report", "1", "--store", store)
     assert plain.code == 0 and "melt-compat" in plain.out
 

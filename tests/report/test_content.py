@@ -5,7 +5,8 @@ from pathlib import Path
 from tests.report.stores import add_run, sweep_store
 
 from melt.metrics.roofline import KvShape, roofline
-from melt.report.content import bandwidth_of, build_report, pareto_rows
+from melt.report.bounds import weights_bandwidth as bandwidth_of
+from melt.report.content import build_report, pareto_rows
 
 
 def test_rates_are_given_both_ways_and_qoe_uses_measured_tokens_per_word(tmp_path: Path) -> None:

@@ -38,9 +38,9 @@ def test_repeats_of_a_cell_pool_their_turns_and_other_settings_stay_apart(
     assert sorted(by_cell) == [("Q4_0", "1"), ("Q8_0", "1"), ("Q8_0", "2")]
     pooled = by_cell[("Q8_0", "1")]
     assert pooled[-1] == "4"  # two runs of two turns each
-    assert pooled[9].startswith("101.0 [")  # median of 98, 100, 102, 110
-    assert pooled[7].startswith("0.250 [")  # TTFT median of 0.1, 0.2, 0.3, 0.4
-    assert by_cell[("Q8_0", "2")][9].startswith("51.0 [")
+    assert pooled[10].startswith("101.0 [")  # median of 98, 100, 102, 110
+    assert pooled[8].startswith("0.250 [")  # TTFT median of 0.1, 0.2, 0.3, 0.4
+    assert by_cell[("Q8_0", "2")][10].startswith("51.0 [")
     assert by_cell[("Q8_0", "2")][-1] == "2"
 
 

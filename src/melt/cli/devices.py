@@ -1,4 +1,5 @@
-"""`melt devices list | check NAME | probe NAME`: the inventory, and what a device is."""
+"""`melt devices list | check NAME | probe NAME | fact NAME KEY VALUE`: the inventory, and
+what a device is."""
 
 from __future__ import annotations
 
@@ -191,3 +192,24 @@ def probe(
         highlight=False,
     )
     console.print(f"kept in {saved}; later runs on {name} carry it", markup=False)
+
+
+@app.command("fact")
+def fact(
+    name: str = typer.Argument(..., help="A device name from 'melt devices list'."),
+    key: str = typer.Argument(
+        ..., help="accelerator_memory_bandwidth (bytes/s), accelerator_peak_flops or peak_flops"
+    ),
+    value: float = typer.Argument(..., help="The figure, in the fact's unit."),
+    source: str = typer.Option(..., help="Where it comes from: a datasheet, a measurement."),
+    devices: Path = DEVICES_OPTION,
+) -> None:
+    """State a fact no probe reads (a discrete GPU's memory bandwidth, a peak FLOP/s) for
+    the report's bounds; later runs on the device carry it. Nothing is contacted."""
+    from melt.devices.stated_facts import state_fact
+
+    find_entry(load_inventory(inventory_path(devices)), name)
+    stored, saved = state_fact(name, key, value, source)
+    console = stdout_console()
+    console.print(f"{name}: {key} {stored} kept in {saved}", markup=False, highlight=False)
+    console.print(f"later runs on {name} carry it", markup=False)

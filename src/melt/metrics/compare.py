@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from melt.compute import ComputeUse
 from melt.metrics.stats import Difference, MannWhitney, mann_whitney_u, median_difference
 
 
@@ -68,11 +69,19 @@ def key_properties(run: Mapping[str, Any]) -> dict[str, str]:
         "threads": text(run.get("threads")),
         "ctx": text(run.get("ctx")),
         "workload": f"{run['workload_name']} ({str(run['workload_sha256'])[:12]})",
+        "compute": compute_property(run.get("compute")),
     }
     for name, value in sorted((run.get("settings") or {}).items()):
         if name not in NOT_KNOBS:
             props[f"settings.{name}"] = json.dumps(value, sort_keys=True, default=str)
     return props
+
+
+def compute_property(record: Mapping[str, Any] | None) -> str:
+    """Where the run's model ran, as its engine reported it (`melt.compute`): a GPU run and
+    a CPU run are never the same row. ``?`` for a run stored before melt recorded it."""
+    use = ComputeUse.from_record(dict(record) if record else None)
+    return "?" if use is None else use.label
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +140,7 @@ class Unmatched:
     side: str
     key: Mapping[str, str]
     runs: tuple[int, ...]
+    why: str = ""  # what the other side lacks
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +218,25 @@ def _pooled(runs: Sequence[RunSample], metric: str) -> list[float]:
     return [v for run in runs for v in run.values.get(metric, ())]
 
 
+def _why_unmatched(
+    pairing: Sequence[str],
+    key: tuple[str, ...],
+    other: Mapping[tuple[str, ...], Any],
+    other_side: str,
+) -> str:
+    """What the other side lacks for this row: each pairing value none of its runs has
+    (e.g. the compute backend: a GPU row is never paired with a CPU one), else the
+    combination."""
+    missing = [
+        f"{prop} {value}"
+        for i, (prop, value) in enumerate(zip(pairing, key, strict=True))
+        if all(k[i] != value for k in other)
+    ]
+    if missing:
+        return f"the {other_side} has no run with {'; '.join(missing)}"
+    return f"the {other_side} has no run with this combination of {', '.join(pairing)}"
+
+
 def compare(
     baseline: Sequence[RunSample],
     candidate: Sequence[RunSample],
@@ -245,7 +274,12 @@ def compare(
             )
         )
     unmatched = [
-        Unmatched(side, dict(zip(pairing, key, strict=True)), tuple(r.run_id for r in runs))
+        Unmatched(
+            side,
+            dict(zip(pairing, key, strict=True)),
+            tuple(r.run_id for r in runs),
+            _why_unmatched(pairing, key, other, "candidate" if side == "baseline" else "baseline"),
+        )
         for side, mine, other in (
             ("baseline", base_groups, cand_groups),
             ("candidate", cand_groups, base_groups),

@@ -79,3 +79,44 @@ def decode_depth(prompt_tokens: int, generated_tokens: int) -> float:
     """Mean context length over a turn's decode steps: the prompt plus, on average, half of
     the generated tokens."""
     return prompt_tokens + generated_tokens / 2
+
+
+FLOPS_PER_PARAM = 2  # one multiply and one add per weight per token
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeBound:
+    """Prefill against the compute bound: a prompt token costs about 2 FLOPs per weight
+    (attention over the prompt adds a little more, so the bound is a little high)."""
+
+    peak_flops_per_s: float
+    peak_source: str
+    params: int
+    bound_tok_per_s: float
+    prefill_tok_per_s: float
+
+    @property
+    def fraction_of_limit(self) -> float:
+        return self.prefill_tok_per_s / self.bound_tok_per_s
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "peak_flops_per_s": self.peak_flops_per_s,
+            "peak_flops_source": self.peak_source,
+            "params": self.params,
+            "prefill_bound_tok_per_s": self.bound_tok_per_s,
+            "prefill_tok_per_s": self.prefill_tok_per_s,
+            "prefill_percent_of_compute_limit": 100 * self.fraction_of_limit,
+        }
+
+
+def compute_bound(
+    prefill_tok_per_s: float, params: int, peak_flops_per_s: float, peak_source: str
+) -> ComputeBound:
+    return ComputeBound(
+        peak_flops_per_s=peak_flops_per_s,
+        peak_source=peak_source,
+        params=params,
+        bound_tok_per_s=peak_flops_per_s / (FLOPS_PER_PARAM * params),
+        prefill_tok_per_s=prefill_tok_per_s,
+    )

@@ -94,7 +94,9 @@ def comparison_parts(comparison: Comparison) -> Group:
     for u in comparison.unmatched:
         key = ", ".join(f"{k} {_short(v)}" for k, v in u.key.items())
         runs = ", ".join(map(str, u.runs))
-        parts.append(Text(f"unmatched, only in the {u.side}: {key} (runs {runs}); not compared"))
+        parts.append(
+            Text(f"unmatched, only in the {u.side}: {key} (runs {runs}); not compared: {u.why}")
+        )
     parts += [Text(f"not comparable: {why}", style="yellow") for why in comparison.unusable]
     if comparison.threshold_pct is not None and not comparison.unusable:
         verdict = "REGRESSION" if comparison.regressed else "no regression"
@@ -148,6 +150,7 @@ def comparison_document(comparison: Comparison) -> dict[str, Any]:
             for row in comparison.rows
         ],
         "unmatched": [
-            {"side": u.side, "key": dict(u.key), "runs": list(u.runs)} for u in comparison.unmatched
+            {"side": u.side, "key": dict(u.key), "runs": list(u.runs), "why": u.why}
+            for u in comparison.unmatched
         ],
     }

@@ -23,7 +23,14 @@ from melt.metrics.qoe import (
     tokens_per_word,
     ttft_verdict,
 )
-from melt.metrics.roofline import KvShape, Roofline, decode_depth, roofline
+from melt.metrics.roofline import (
+    ComputeBound,
+    KvShape,
+    Roofline,
+    compute_bound,
+    decode_depth,
+    roofline,
+)
 from melt.metrics.stats import (
     CV_FLAG_THRESHOLD,
     Aggregate,
@@ -34,6 +41,14 @@ from melt.metrics.stats import (
 )
 from melt.metrics.thermal import zone_thermal
 from melt.metrics.timeline import Series, group_rows
+from melt.report.backends import (
+    BackendRow,
+    backend_name,
+    backend_rows,
+    compute_label,
+    compute_of,
+)
+from melt.report.bounds import BandwidthFact, facts_of, peak_flops, weights_bandwidth
 from melt.report.selection import measured_turns
 from melt.store import Store
 from melt.store.samples import SampleRow, sample_rows
@@ -50,14 +65,14 @@ OUTLIER_METRICS = ("ttft_s", "decode_tok_per_s")
 
 
 @dataclass(frozen=True, slots=True)
-class BandwidthFact:
-    bytes_per_s: float | None
-    says: str  # where the figure comes from, or why there is none
+class RooflineLine:
+    result: Roofline | None
+    says: str
 
 
 @dataclass(frozen=True, slots=True)
-class RooflineLine:
-    result: Roofline | None
+class PrefillBoundLine:
+    result: ComputeBound | None
     says: str
 
 
@@ -81,6 +96,7 @@ class RunView:
     roofline: RooflineLine
     energy: Energy | None
     accuracy: dict[str, float] = field(default_factory=dict)
+    prefill_bound: PrefillBoundLine = PrefillBoundLine(None, "not evaluated")
 
     @property
     def run_id(self) -> int:
@@ -89,7 +105,9 @@ class RunView:
     @property
     def label(self) -> str:
         r = self.run
-        return f"run {r['id']}: {r['model_name']} {r['model_quant']}, {r['threads']} thr"
+        use = compute_of(r)
+        on = "" if use is None else f" on {backend_name(use)}"
+        return f"run {r['id']}: {r['model_name']} {r['model_quant']}, {r['threads']} thr{on}"
 
     @property
     def flagged_cv(self) -> bool:
@@ -102,6 +120,7 @@ class ReportContent:
     runs: tuple[RunView, ...]
     reading_wpm: float
     pareto: tuple[dict[str, Any], ...]
+    backends: tuple[BackendRow, ...] = ()
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         """Every figure the report shows, as flat tables (md/csv/json/parquet)."""
@@ -115,6 +134,7 @@ class ReportContent:
             "outliers": [row for v in self.runs for row in outlier_rows(v)],
             "environment": [row for v in self.runs for row in environment_rows(v)],
             "pareto": list(self.pareto),
+            "backends": [row.as_dict() for row in self.backends],
         }
 
 
@@ -148,26 +168,6 @@ def _energy(run: Mapping[str, Any]) -> Energy | None:
     )
 
 
-def _facts(run: Mapping[str, Any]) -> dict[str, Any]:
-    env = run.get("environment") or {}
-    return dict(env.get("facts") or {})
-
-
-def bandwidth_of(run: Mapping[str, Any]) -> BandwidthFact:
-    """The device's `memory_bandwidth` fact, as the run recorded it (bench records the
-    local device's, `melt devices probe` any device's); else unknown, naming the command."""
-    facts = _facts(run)
-    found = facts.get("memory_bandwidth") or (facts.get("extra") or {}).get("memory_bandwidth")
-    if found:
-        return BandwidthFact(
-            float(found["bytes_per_s"]), f"device fact recorded with the run: {found['method']}"
-        )
-    device = run["device"]
-    return BandwidthFact(
-        None, f"memory bandwidth unknown; record it with 'melt devices probe {device}'"
-    )
-
-
 def kv_shape_of(run: Mapping[str, Any]) -> KvShape | None:
     """The KV cache's shape the run recorded from its model's header (None: not recorded)."""
     shape = (run.get("settings") or {}).get("kv_shape")
@@ -198,6 +198,27 @@ def roofline_of(
             "thread against a multi-threaded decode) or the weights stayed in cache"
         )
     return RooflineLine(result, says)
+
+
+def prefill_bound_of(run: Mapping[str, Any], prefill: float) -> PrefillBoundLine:
+    """Prefill against the compute bound of the device that ran it, where its peak FLOP/s
+    is a recorded fact and the model's parameter count is known."""
+    peak = peak_flops(run)
+    if peak.flops_per_s is None:
+        return PrefillBoundLine(None, peak.says)
+    if math.isnan(prefill):
+        return PrefillBoundLine(None, "no prefill rate measured")
+    params = (run.get("settings") or {}).get("model_params")
+    if not params:
+        return PrefillBoundLine(
+            None, "no compute bound: the model's parameter count is not recorded"
+        )
+    result = compute_bound(prefill, int(params), peak.flops_per_s, peak.says)
+    return PrefillBoundLine(
+        result,
+        f"{100 * result.fraction_of_limit:.0f}% of the compute limit ({prefill:.1f} of "
+        f"{result.bound_tok_per_s:.1f} tok/s at 2 FLOPs per weight; {peak.says})",
+    )
 
 
 def _median(values: Sequence[float]) -> float:
@@ -251,7 +272,7 @@ def run_view(store: Store, run: dict[str, Any], reading_wpm: float) -> RunView:
             if t["prompt_tokens"] is not None
         ]
     )
-    bw = bandwidth_of(run)
+    bw = weights_bandwidth(run)
     return RunView(
         run=run,
         turns=turns,
@@ -263,6 +284,7 @@ def run_view(store: Store, run: dict[str, Any], reading_wpm: float) -> RunView:
         roofline=roofline_of(run, decode, depth, bw),
         energy=_energy(run),
         accuracy=_accuracy(store, run["model_sha256"]),
+        prefill_bound=prefill_bound_of(run, rates["prefill_tok_per_s"].per_turn.median),
     )
 
 
@@ -333,7 +355,7 @@ def build_report(
     finite(reading_wpm, "--reading-wpm", above=0)  # words per minute
 
     views = tuple(run_view(store, run, reading_wpm) for run in runs)
-    return ReportContent(views, reading_wpm, pareto_rows(views))
+    return ReportContent(views, reading_wpm, pareto_rows(views), backend_rows(views))
 
 
 # --- flat rows -----------------------------------------------------------------------------
@@ -355,6 +377,7 @@ def summary_row(v: RunView) -> dict[str, Any]:
         "model_sha256": r["model_sha256"],
         "size_bytes": r["model_size_bytes"],
         "framework": f"{r['framework']} {r['framework_version']}",
+        "compute": compute_label(r),
         "threads": r["threads"],
         "ctx": r["ctx"],
         "turns": len(v.turns),
@@ -406,9 +429,15 @@ def turn_rows(v: RunView) -> list[dict[str, Any]]:
 
 
 def roofline_row(v: RunView) -> dict[str, Any]:
-    row: dict[str, Any] = {"run_id": v.run_id, "says": v.roofline.says}
+    row: dict[str, Any] = {
+        "run_id": v.run_id,
+        "says": v.roofline.says,
+        "prefill_says": v.prefill_bound.says,
+    }
     if v.roofline.result is not None:
         row |= v.roofline.result.as_dict()
+    if v.prefill_bound.result is not None:
+        row |= v.prefill_bound.result.as_dict()
     return row
 
 
@@ -437,5 +466,5 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
 
 
 def environment_rows(v: RunView) -> list[dict[str, Any]]:
-    pairs = _flatten("device", _facts(v.run)) + _flatten("settings", v.run.get("settings") or {})
+    pairs = _flatten("device", facts_of(v.run)) + _flatten("settings", v.run.get("settings") or {})
     return [{"run_id": v.run_id, "key": k, "value": str(val)} for k, val in pairs]

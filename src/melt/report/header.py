@@ -10,6 +10,7 @@ from typing import Any
 from rich.text import Text
 
 from melt.config.settings import engine_knobs
+from melt.report.backends import compute_label
 from melt.report.units import fmt, fmt_bytes
 
 Run = Mapping[str, Any]
@@ -20,7 +21,9 @@ def _facts(run: Run) -> dict[str, Any]:
 
 
 def device_line(run: Run) -> str:
-    """`<framework version> on device <name> (<transport>): <cpu> (<cores>, <RAM>, <OS>)`."""
+    """`<framework version> on device <name> (<transport>): <cpu> (<cores>, <RAM>, <OS>)`,
+    then `; compute: <backend>` where the engine reported one (runs before melt kept it:
+    left out, like every fact a run did not record)."""
     f = _facts(run)
     cores = f.get("physical_cores")
     machine = ", ".join(
@@ -34,7 +37,12 @@ def device_line(run: Run) -> str:
     )
     cpu = f.get("cpu_model") or "CPU not recorded"
     where = f"device {run['device']} ({f.get('transport', 'local')})"
-    return f"{run['framework_version']} on {where}: {cpu}" + (f" ({machine})" if machine else "")
+    compute = f"; compute: {compute_label(run)}" if run.get("compute") else ""
+    return (
+        f"{run['framework_version']} on {where}: {cpu}"
+        + (f" ({machine})" if machine else "")
+        + compute
+    )
 
 
 def workload_line(run: Run, runs_per_cell: int) -> str:
@@ -74,8 +82,8 @@ def cell_lines(run: Run) -> Text:
 
 
 def header_parts(runs: Sequence[Run], cells: int, runs_per_cell: int) -> list[Any]:
-    """One line per distinct device and framework, one per workload; for one cell, its
-    artifact and settings too."""
+    """One line per distinct device, framework and compute backend, one per workload; for
+    one cell, its artifact and settings too."""
     lines = list(dict.fromkeys(device_line(r) for r in runs))
     lines += dict.fromkeys(workload_line(r, runs_per_cell) for r in runs)
     parts: list[Any] = [Text("\n".join(lines))]

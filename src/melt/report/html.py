@@ -24,6 +24,7 @@ from melt.errors import MeltError
 from melt.extras import install_hint
 from melt.metrics.stats import CV_FLAG_THRESHOLD, Aggregate
 from melt.report import plots
+from melt.report.backends import BACKEND_COLUMNS, BACKEND_NOTE, backend_cells, compute_label
 from melt.report.content import RATE_SHOWN, ReportContent, RunView, environment_rows
 from melt.report.units import fmt, fmt_bytes
 
@@ -65,6 +66,7 @@ def _summary_row(v: RunView) -> dict[str, Any]:
         "model": f"{r['model_name']} {r['model_quant']} · {str(r['model_sha256'])[:12]}",
         "size": fmt_bytes(r["model_size_bytes"]),
         "framework": f"{r['framework']} {r['framework_version']} on {r['device']}",
+        "compute": compute_label(r),
         "threads_ctx": f"{fmt(r['threads'])} / {fmt(r['ctx'])}",
         "turns": len(v.turns),
         "ttft": _median_ci(v.latency["ttft_s"], 3),
@@ -136,15 +138,16 @@ def render_html(content: ReportContent, store: str, title: str = "melt report") 
     across = [plots.ttft_vs_prompt(content), plots.decode_vs_depth(content)]
     across += [f for f in (plots.energy_per_token(content), plots.roofline_figure(content)) if f]
     across_placed = figures.add(across)
+    backends_placed = figures.add(plots.backend_figures(content))
     pareto_placed = figures.add(plots.pareto_figures(content))
     per_run = []
     for v in content.runs:
-        timeline = plots.probe_timeline(v)
+        timelines = [plots.probe_timeline(v), plots.accelerator_timeline(v)]
         per_run.append(
             {
                 "label": v.label,
                 "environment": environment_rows(v),
-                "plots": figures.add([plots.token_steps(v), *([timeline] if timeline else [])]),
+                "plots": figures.add([plots.token_steps(v), *(t for t in timelines if t)]),
             }
         )
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
@@ -162,7 +165,14 @@ def render_html(content: ReportContent, store: str, title: str = "melt report") 
         qoe=_qoe_rows(content),
         qoe_checks=[q.check for q in content.runs[0].qoe] if content.runs else [],
         reading_wpm=f"{content.reading_wpm:g}",
-        rooflines=[{"run": v.run_id, "says": v.roofline.says} for v in content.runs],
+        rooflines=[
+            {"run": v.run_id, "says": v.roofline.says, "prefill": v.prefill_bound.says}
+            for v in content.runs
+        ],
+        backend_columns=BACKEND_COLUMNS,
+        backend_note=BACKEND_NOTE,
+        backends=[backend_cells(row) for row in content.backends],
+        backend_plots=backends_placed,
         across=across_placed,
         pareto=pareto_placed,
         per_run=per_run,

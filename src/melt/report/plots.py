@@ -20,7 +20,9 @@ from itertools import groupby
 from typing import Any
 
 from melt.metrics.roofline import Roofline
+from melt.report.backends import ACCELERATOR_PROBES
 from melt.report.content import ReportContent, RunView
+from melt.report.units import BYTE_UNITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,62 +200,31 @@ PANEL_UNITS = {
     "power": "power",
     "temperature": "°C",
 }
+# The accelerator probes' samples get a figure of their own, the CPU's stay in the CPU
+# figure; the "%" panel is the accelerator's load.
+ACCELERATOR_PANEL_UNITS = {**PANEL_UNITS, "CPU": "load %"}
 
 
-def probe_timeline(view: RunView) -> Figure | None:
-    """One panel per kind of signal (stacked, shared time axis), prefill (orange) and decode
-    (blue) windows shaded across all panels; None without samples."""
-    series = {(s.probe, s.channel): s.points for s in view.series}
-    units = {(s.probe, s.channel): (s.unit, str(s.provenance)) for s in view.series}
-    panels = [name for name, _ in PANELS if any(_panel_of(u) == name for u, _ in units.values())]
-    if not panels:
-        return None
-    origin = min(points[0][0] for points in series.values())
-    n = len(panels)
-    span = (1 - PANEL_GAP * (n - 1)) / n
-    layout: dict[str, Any] = {}
-    for i, panel in enumerate(panels):
-        top = 1 - i * (span + PANEL_GAP)
-        axis = "yaxis" if i == 0 else f"yaxis{i + 1}"
-        layout[axis] = {
-            "domain": [top - span, top],
-            "title": {"text": PANEL_UNITS.get(panel, panel)},
-            "anchor": "x",
-            "gridcolor": "#ebf0f8",
-            # a process's RSS and the system's free memory differ by orders of magnitude
-            **({"type": "log"} if panel == "memory" else {}),
-        }
-    # the shared time axis sits under the lowest panel
-    layout["xaxis"] = {
-        "anchor": f"y{n}" if n > 1 else "y",
-        "title": {"text": "seconds since the first sample"},
-    }
-    data = []
-    thinned = False
-    for key, points in sorted(series.items()):
-        unit, provenance = units[key]
-        panel = _panel_of(unit)
-        if panel is None:
-            continue
-        kept = _thin(points)
-        thinned |= len(kept) < len(points)
-        scale = 1 / MIB if unit in ("B", "bytes") else 1.0
-        estimated = provenance == "estimated"
-        index = panels.index(panel)
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "x": [round((t - origin) / NS, TIME_DECIMALS) for t, _ in kept],
-                "y": [float(f"{value * scale:.{VALUE_DIGITS}g}") for _, value in kept],
-                "yaxis": "y" if index == 0 else f"y{index + 1}",
-                "name": label(
-                    f"{key[0]}/{key[1]} ({'MiB' if scale != 1 else unit})"
-                    + (" ESTIMATED" if estimated else "")
-                ),
-                "line": {"dash": "dot"} if estimated else {},
-            }
-        )
+@dataclass(frozen=True, slots=True)
+class TimelineKind:
+    """Which probes a timeline figure shows, and what its panels and caption are called."""
+
+    accelerator: bool
+    panel_units: dict[str, str]
+    caption: str
+
+    def shows(self, probe: str) -> bool:
+        return (probe in ACCELERATOR_PROBES) == self.accelerator
+
+
+DEVICE_TIMELINE = TimelineKind(False, PANEL_UNITS, "probes")
+ACCELERATOR_TIMELINE = TimelineKind(
+    True, ACCELERATOR_PANEL_UNITS, "accelerator probes (load, frequency, memory)"
+)
+
+
+def _phase_shapes(view: RunView, origin: int) -> list[dict[str, Any]]:
+    """Each turn's prefill (orange) and decode (blue) window, across all panels."""
     shapes = []
     for t in view.turns:
         if t["submit_ns"] is None or t["first_token_ns"] is None:
@@ -276,12 +247,84 @@ def probe_timeline(view: RunView) -> Figure | None:
             }
             for start, end, colour in windows
         ]
-    title = f"{view.label}: probes (orange prefill, blue decode)"
+    return shapes
+
+
+def timeline(view: RunView, kind: TimelineKind) -> Figure | None:
+    """One panel per kind of signal of the probes `kind` shows (stacked, shared time axis),
+    prefill (orange) and decode (blue) windows shaded across all panels; None without such
+    samples. Time starts at the run's first sample of any probe, so the CPU's and the
+    accelerator's figures share their time axis."""
+    if not view.series:
+        return None
+    origin = min(s.points[0][0] for s in view.series)
+    shown = [s for s in view.series if kind.shows(s.probe)]
+    series = {(s.probe, s.channel): s.points for s in shown}
+    units = {(s.probe, s.channel): (s.unit, str(s.provenance)) for s in shown}
+    panels = [name for name, _ in PANELS if any(_panel_of(u) == name for u, _ in units.values())]
+    if not panels:
+        return None
+    n = len(panels)
+    span = (1 - PANEL_GAP * (n - 1)) / n
+    layout: dict[str, Any] = {}
+    for i, panel in enumerate(panels):
+        top = 1 - i * (span + PANEL_GAP)
+        axis = "yaxis" if i == 0 else f"yaxis{i + 1}"
+        layout[axis] = {
+            "domain": [top - span, top],
+            "title": {"text": kind.panel_units.get(panel, panel)},
+            "anchor": "x",
+            "gridcolor": "#ebf0f8",
+            # a process's RSS and the system's free memory differ by orders of magnitude
+            **({"type": "log"} if panel == "memory" else {}),
+        }
+    # the shared time axis sits under the lowest panel
+    layout["xaxis"] = {
+        "anchor": f"y{n}" if n > 1 else "y",
+        "title": {"text": "seconds since the first sample"},
+    }
+    data = []
+    thinned = False
+    for key, points in sorted(series.items()):
+        unit, provenance = units[key]
+        panel = _panel_of(unit)
+        if panel is None:
+            continue
+        kept = _thin(points)
+        thinned |= len(kept) < len(points)
+        scale = 1 / MIB if unit in BYTE_UNITS else 1.0
+        estimated = provenance == "estimated"
+        index = panels.index(panel)
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": [round((t - origin) / NS, TIME_DECIMALS) for t, _ in kept],
+                "y": [float(f"{value * scale:.{VALUE_DIGITS}g}") for _, value in kept],
+                "yaxis": "y" if index == 0 else f"y{index + 1}",
+                "name": label(
+                    f"{key[0]}/{key[1]} ({'MiB' if scale != 1 else unit})"
+                    + (" ESTIMATED" if estimated else "")
+                ),
+                "line": {"dash": "dot"} if estimated else {},
+            }
+        )
+    title = f"{view.label}: {kind.caption} (orange prefill, blue decode)"
     if thinned:
         title += f"; thinned to ≤{MAX_POINTS} points a series"
     figure = _figure(data, title, "", "", height=150 * n + 90)
-    figure.layout.update(layout | {"shapes": shapes})
+    figure.layout.update(layout | {"shapes": _phase_shapes(view, origin)})
     return figure
+
+
+def probe_timeline(view: RunView) -> Figure | None:
+    """The device's own probes (CPU, memory, power, temperature) over the run."""
+    return timeline(view, DEVICE_TIMELINE)
+
+
+def accelerator_timeline(view: RunView) -> Figure | None:
+    """The accelerator probes' load, frequency, memory (and power, temperature)."""
+    return timeline(view, ACCELERATOR_TIMELINE)
 
 
 def energy_per_token(content: ReportContent) -> Figure | None:
@@ -371,3 +414,60 @@ def roofline_figure(content: ReportContent) -> Figure | None:
         }
     ]
     return _figure(data, "decode as % of the memory-bandwidth limit", "", "% of limit")
+
+
+def _backend_x(content: ReportContent) -> list[str]:
+    return [
+        label(f"{row.model} · {row.backend} · gpu layers {row.gpu_layers}")
+        for row in content.backends
+    ]
+
+
+def backend_figures(content: ReportContent) -> list[Figure]:
+    """The runs side by side per compute backend (the CPU-vs-GPU figure): prefill and decode
+    rates, and decode energy per token where every run of a row measured it."""
+    rows = content.backends
+    if not rows:
+        return []
+    x = _backend_x(content)
+    rates = [
+        {
+            "type": "bar",
+            "x": x,
+            "y": [getattr(row, attr).median for row in rows],
+            "name": name,
+        }
+        for name, attr in (
+            ("prefill tok/s", "prefill_tok_per_s"),
+            ("decode tok/s", "decode_tok_per_s"),
+        )
+    ]
+    figures = [
+        _figure(
+            rates,
+            "prefill and decode per compute backend (medians of turns)",
+            "",
+            "tok/s",
+            barmode="group",
+        )
+    ]
+    measured = [(xi, row) for xi, row in zip(x, rows, strict=True) if row.j_per_token is not None]
+    if measured:
+        figures.append(
+            _figure(
+                [
+                    {
+                        "type": "bar",
+                        "x": [xi for xi, _ in measured],
+                        "y": [row.j_per_token for _, row in measured],
+                        "text": ["ESTIMATED" if r.energy_estimated else "" for _, r in measured],
+                        "name": "decode J/token",
+                    }
+                ],
+                "decode energy per generated token per compute backend (rows without a "
+                "measurement left out)",
+                "",
+                "J per token",
+            )
+        )
+    return figures

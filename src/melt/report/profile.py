@@ -10,6 +10,7 @@ from rich.table import Table
 
 from melt.metrics.consistency import CONSISTENCY_WARN_FRACTION
 from melt.metrics.ops import OpShare
+from melt.report.backends import UNKNOWN, compute_label, gpu_layers_asked
 from melt.report.units import fmt, fmt_bytes
 from melt.traces.importers import Malformed
 
@@ -80,12 +81,15 @@ def summary_table(run: dict[str, Any]) -> Table:
     for key, value in (
         ("device", run["device"]),
         ("framework", f"{run['framework']} {run['framework_version']}"),
+        ("compute", compute_label(run)),
         ("model", f"{run['model_name']} {run['model_quant']}"),
         ("threads / ctx / batch", f"{run['threads']} / {run['ctx']} / {run['batch']}"),
         ("max new tokens", run["max_new_tokens"]),
         ("workload", run["workload_name"]),
     ):
         table.add_row(key, str(value))
+    if gpu_layers_asked(run) != UNKNOWN:
+        table.add_row("gpu layers asked", gpu_layers_asked(run))
     if imported:
         table.add_row("imported", f"{imported['format']}: {', '.join(imported['sources'])}")
         if imported["turn_figures_from"]:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from melt.config.settings import engine_knobs
+from melt.report.backends import compute_label
 from melt.report.layout import Column, FittedTable
 from melt.report.units import fmt, fmt_bytes
 
@@ -61,6 +62,7 @@ def runs_table(rows: Sequence[Mapping[str, Any]]) -> FittedTable:
         Column("started (UTC)", 2),
         Column("model", 1),
         Column("framework", 2),
+        Column("compute", 2),
         Column("settings", 3),
         Column("exp", 4, "right"),
     )
@@ -80,6 +82,7 @@ def runs_table(rows: Sequence[Mapping[str, Any]]) -> FittedTable:
                 _started(r["started_at"]),
                 str(r["model_name"]),
                 str(r.get("framework") or "–"),
+                compute_label(r),
                 engine_knobs(((r.get("settings") or {}).get("engine")) or {}) or "–",
                 str(r["experiment_id"]),
             )
@@ -90,6 +93,7 @@ def runs_table(rows: Sequence[Mapping[str, Any]]) -> FittedTable:
 def run_table(run_id: int, run: Mapping[str, Any], env: Mapping[str, Any]) -> FittedTable:
     """One run's record as key/value lines; long keys and values fold, never end in '…'."""
     rows = [(key, str(run[key])) for key in RUN_KEYS]
+    rows.append(("compute", compute_label(run)))
     rows += [(key, fmt_bytes(run[key])) for key in BYTE_KEYS]
     rows += [(f"env.{key}", str(env.get(key))) for key in ENV_KEYS]
     columns = (Column("key", 0), Column("value", 0))

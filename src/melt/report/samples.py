@@ -19,7 +19,7 @@ from rich.text import Text
 from melt.errors import MeltError
 from melt.metrics.timeline import NS_PER_S, Series, group_series
 from melt.report.layout import Column, FittedTable
-from melt.report.units import fmt, fmt_bytes, fmt_own_cpu
+from melt.report.units import BYTE_UNITS, fmt, fmt_bytes, fmt_own_cpu
 from melt.traces.sample import Provenance, Sample
 
 
@@ -77,7 +77,7 @@ def summarise_series(series: Series, source: str | None, origin_ns: int) -> Seri
 
 
 def fmt_value(value: float, unit: str) -> str:
-    if unit == "B":
+    if unit in BYTE_UNITS:
         return fmt_bytes(int(value))
     return fmt(value, 1 if unit in ("%", "MHz", "°C") else 3)
 

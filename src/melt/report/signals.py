@@ -15,7 +15,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from melt.report.units import fmt, fmt_bytes, fmt_own_cpu
+from melt.report.backends import ACCELERATOR_PROBES
+from melt.report.units import BYTE_UNITS, fmt, fmt_bytes, fmt_own_cpu
 from melt.traces.sample import Provenance
 
 Doc = Mapping[str, Any]  # a signals document, or a part of one
@@ -29,6 +30,13 @@ SIGNAL_LABELS = {
     "rapl": "RAPL power",
     "ina3221": "INA3221 rail",
     "cpu_power_model": "CPU power model",
+    "nvml": "NVIDIA GPU (NVML)",
+    "jetson_gpu": "Jetson GPU",
+    "kgsl": "Adreno GPU (kgsl)",
+    "mali": "Mali GPU",
+    "devfreq": "devfreq device",
+    "intel_gpu": "Intel GPU",
+    "amdgpu": "AMD GPU",
 }
 
 
@@ -38,7 +46,7 @@ def _estimated(part: Doc) -> bool:
 
 def _value(timeline: Doc, key: str) -> str:
     value = timeline.get(key)
-    if timeline["unit"] == "B":
+    if timeline["unit"] in BYTE_UNITS:
         return fmt_bytes(None if value is None else int(value))
     return fmt(value, 1 if timeline["unit"] in ("%", "MHz", "°C") else 3)
 
@@ -224,13 +232,25 @@ def _timeline_max(signals: Doc, probe: str, channel: str | None = None) -> float
     return max(values) if values else None
 
 
+def accelerator_load(signals: Doc) -> float | None:
+    """The mean load of the busiest accelerator channel in % (None: no accelerator probe)."""
+    means = [
+        t["mean"]
+        for t in signals.get("timelines") or ()
+        if t["probe"] in ACCELERATOR_PROBES and t["unit"] == "%" and t.get("mean") is not None
+    ]
+    return max(means) if means else None
+
+
 def runs_signals_table(rows: list[tuple[int, str, Doc]]) -> Table:
-    """One line of device signals per run, for sweeps and repeats; the energy and
-    temperature columns appear only when some run has them."""
+    """One line of device signals per run, for sweeps and repeats; the accelerator, energy
+    and temperature columns appear only when some run has them."""
+    has_accel = any(accelerator_load(sig) is not None for _, _, sig in rows)
     has_energy = any(sig.get("energy") is not None for _, _, sig in rows)
     has_thermal = any(sig.get("thermal") for _, _, sig in rows)
     table = Table(title="Device signals per run", title_justify="left")
     columns = ["run", "variant", "CPU % (mean)", "CPU MHz (mean)", "process RSS max"]
+    columns += ["accelerator load % (mean)"] * has_accel
     columns += ["decode J/tok"] * has_energy + ["max °C"] * has_thermal
     for column in (*columns, "throttled", "sampler Hz"):
         table.add_column(column, justify="left" if column == "variant" else "right")
@@ -243,6 +263,8 @@ def runs_signals_table(rows: list[tuple[int, str, Doc]]) -> Table:
             fmt(_timeline_mean(sig, "cpufreq"), 0),
             fmt_bytes(None if rss is None else int(rss)),
         ]
+        if has_accel:
+            cells.append(fmt(accelerator_load(sig), 1))
         if has_energy:
             cells.append(_decode_joules(sig.get("energy")))
         if has_thermal:

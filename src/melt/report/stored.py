@@ -14,6 +14,7 @@ from rich.text import Text
 
 from melt.metrics.ops import op_shares
 from melt.metrics.qoe import DEFAULT_READING_WPM
+from melt.report.backends import backends_table
 from melt.report.content import build_report
 from melt.report.header import header_parts
 from melt.report.profile import energy_table, op_table, summary_table
@@ -43,12 +44,15 @@ def one_run_parts(store: Store, run: dict[str, Any]) -> list[Any]:
 def figure_parts(
     store: Store, runs: Sequence[dict[str, Any]], reading_wpm: float = DEFAULT_READING_WPM
 ) -> list[Any]:
-    """One run: its summary; several: the sweep table (their cells, repeats pooled), then the
-    summary table with CIs and the QoE verdicts."""
+    """One run: its summary; several: the sweep table (their cells, repeats pooled), the runs
+    side by side per compute backend when they ran on more than one, then the summary table
+    with CIs and the QoE verdicts."""
     if len(runs) == 1:
         return one_run_parts(store, runs[0])
     sweep = sweep_parts(stored_cells(store, runs))  # reads turns: only when there is a sweep
-    return [*sweep, report_table(build_report(store, runs, reading_wpm))]
+    content = build_report(store, runs, reading_wpm)
+    backends = [backends_table(content.backends)] if content.backends else []
+    return [*sweep, *backends, report_table(content)]
 
 
 def _head(runs: Sequence[dict[str, Any]]) -> list[Any]:

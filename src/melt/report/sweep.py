@@ -20,6 +20,7 @@ from rich.text import Text
 from melt.config.settings import RunSettings, engine_knobs
 from melt.metrics.cell_energy import CellEnergy, EnergySource, cell_energy
 from melt.metrics.stats import Aggregate, aggregate
+from melt.report.backends import compute_label
 from melt.report.selection import measured_turns
 from melt.report.units import fmt, fmt_bytes
 from melt.store import Store
@@ -64,11 +65,14 @@ def _energy_document(run: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def cell_key(run: Mapping[str, Any]) -> str:
-    """What makes two runs repeats of one cell: device, framework, artifact, settings."""
+    """What makes two runs repeats of one cell: device, framework, artifact, settings, and
+    the compute backend the engine reported (a GPU run is never a repeat of a CPU run)."""
     settings = run.get("settings") or {}
     shape = {k: settings.get(k) for k in SETTING_KEYS}
     return json.dumps(
-        [run["device"], run["framework"], run["model_sha256"], shape], sort_keys=True, default=str
+        [run["device"], run["framework"], run["model_sha256"], shape, compute_label(run)],
+        sort_keys=True,
+        default=str,
     )
 
 
@@ -145,6 +149,7 @@ COLUMNS = (
     "threads",
     "ctx",
     "settings",
+    "compute",
     "TTFT s",
     "prefill tok/s",
     "decode tok/s",
@@ -158,7 +163,8 @@ def sweep_table(cells: Sequence[StoredCell], energy_keys: Sequence[EnergyKey] = 
     """One row per cell; each of `energy_keys` (from `sweep_parts`) adds two columns."""
     table = Table(title="Sweep: median [95% CI] per variant × setting", title_justify="left")
     for column in COLUMNS:
-        table.add_column(column, justify="left" if column in ("model", "quant") else "right")
+        left = column in ("model", "quant", "compute")
+        table.add_column(column, justify="left" if left else "right")
     for mark, (source, _) in enumerate(energy_keys, start=1):
         tag = "ESTIMATED " if source.estimated else ""
         table.add_column(f"{tag}J/tok [{mark}]", justify="right", no_wrap=True)
@@ -179,6 +185,7 @@ def sweep_table(cells: Sequence[StoredCell], energy_keys: Sequence[EnergyKey] = 
             fmt(run.get("threads")),
             fmt(run.get("ctx")),
             engine_knobs(cell.settings.get("engine") or {}),
+            compute_label(run),
             _med_ci(cell.metric("ttft_s"), 3),
             _med_ci(cell.metric("prefill_tok_per_s"), 1),
             _med_ci(cell.metric("decode_tok_per_s"), 1),

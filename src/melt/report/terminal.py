@@ -22,6 +22,7 @@ def report_table(content: ReportContent) -> Group:
         "decode tok/s",
         "total/time",
         "CV",
+        "prefill bound",
         "roofline",
     ):
         table.add_column(column, justify="left" if column in ("run", "model") else "right")
@@ -38,13 +39,21 @@ def report_table(content: ReportContent) -> Group:
             fmt(decode.pooled, 1),
             ("⚑ " if v.flagged_cv else "") + fmt(100 * decode.cv, 1) + "%",
             "–"
+            if v.prefill_bound.result is None
+            else f"{100 * v.prefill_bound.result.fraction_of_limit:.0f}%",
+            "–"
             if v.roofline.result is None
             else f"{100 * v.roofline.result.fraction_of_limit:.0f}%",
         )
+    bounds = Table(title="what bounds each run (roofline)", title_justify="left")
+    for column in ("run", "decode: memory bandwidth", "prefill: compute"):
+        bounds.add_column(column)
+    for v in content.runs:
+        bounds.add_row(str(v.run_id), v.roofline.says, v.prefill_bound.says)
     verdicts = Table(title="quality of experience", title_justify="left")
     for column in ("run", "check", "verdict", "how"):
         verdicts.add_column(column)
     for v in content.runs:
         for q in v.qoe:
             verdicts.add_row(str(v.run_id), q.check, q.verdict, q.detail)
-    return Group(table, verdicts)
+    return Group(table, bounds, verdicts)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+BYTE_UNITS = ("B", "bytes")  # the units probes write a byte count in
+
 
 def fmt(value: float | int | None, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
