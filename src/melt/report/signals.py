@@ -76,7 +76,8 @@ def _agg_row(table: Table, label: str, unit: str, agg: Doc, digits: int) -> None
 def energy_table(energy: Doc) -> Table:
     tag = "ESTIMATED " if _estimated(energy) else ""
     table = Table(
-        title=f"{tag}energy per turn ({energy['source']}; trapezoid integration)",
+        title=f"{tag}energy per turn ({energy['source']}; "
+        f"{energy.get('integration', 'trapezoid')} integration)",
         title_justify="left",
     )
     for column in ("metric", "unit", "n", "median", "mean"):
