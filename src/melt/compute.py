@@ -12,7 +12,7 @@ Standard library only: a device's runner (no pydantic) reports these too. Stored
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from melt.errors import MeltError
@@ -112,8 +112,14 @@ class ComputeUse:
         if not record:
             return None
 
+        known = {f.name for f in fields(ComputeDevice)}
+
         def devices(key: str) -> tuple[ComputeDevice, ...]:
-            return tuple(ComputeDevice(**d) for d in record.get(key) or ())
+            # a newer melt's record may carry more about a device: read what this one knows
+            return tuple(
+                ComputeDevice(**{k: v for k, v in d.items() if k in known})
+                for d in record.get(key) or ()
+            )
 
         return cls(
             devices=devices("devices"),
