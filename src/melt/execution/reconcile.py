@@ -57,7 +57,8 @@ class Reconciler:
         without `--reconcile`."""
         if not request.reconcile:
             return None
-        path = tool_path(TOOL, request.framework, request.framework_options, facts)
+        options = request.framework_options
+        path = tool_path(TOOL, request.framework, options, facts, device.on_controller)
         return cls(device, place_tool(device, TOOL, path))
 
     def after_run(

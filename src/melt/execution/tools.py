@@ -3,13 +3,15 @@ putting one on the run's device.
 
 `tool_path` is the one place that decides which binary a tool is: the tool of the same
 build as the run's llama.cpp. Today that is the file beside the llama-server binary the run
-uses (`--server-binary`, else the device's inventory `llama_server:`, else the build
+uses (`--server-binary`, else the device's inventory `llama_server:`, else on this machine
+`$MELT_LLAMA_SERVER`, else the build
 `.ci/build-llama-cpp-tools` caches for this machine, which is also the llama.cpp the
 in-process engine vendors). A runtime cache (`melt runtimes`) becomes one more place here.
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
 import shlex
 from dataclasses import dataclass
@@ -19,15 +21,21 @@ from melt.devices.base import Device, DeviceError, DeviceFacts
 from melt.devices.deploy import file_sha256
 from melt.errors import MeltError
 from melt.frameworks import FrameworkOptions
-from melt.frameworks.llama_server.framework import cached_binary
+from melt.frameworks.llama_server.framework import BINARY_ENV, cached_binary
 from melt.runners.server_host import DeviceServerHost
 
 
-def tool_path(tool: str, framework: str, options: FrameworkOptions, facts: DeviceFacts) -> str:
+def tool_path(
+    tool: str, framework: str, options: FrameworkOptions, facts: DeviceFacts, local: bool
+) -> str:
     """The path of `tool` of the run's llama.cpp build: beside its llama-server (a path on
-    the controller, or on the device where the inventory names one only there)."""
-    server = (options.server_binary if framework == "llama-server" else None) or (
-        facts.extra.get("llama_server") or str(cached_binary())
+    the controller, or on the device where the inventory names one only there). `local`:
+    the device is this machine, where `$MELT_LLAMA_SERVER` names its llama-server too."""
+    server = (
+        (options.server_binary if framework == "llama-server" else None)
+        or facts.extra.get("llama_server")
+        or (os.environ.get(BINARY_ENV) if local else None)
+        or str(cached_binary())
     )
     return posixpath.join(posixpath.dirname(str(server)), tool)
 
