@@ -129,12 +129,13 @@ def compare(melt: MeltSide, rows: Sequence[Mapping[str, Any]]) -> list[PhaseComp
 def _setting_differences(melt: MeltSide, row: Mapping[str, Any]) -> list[str]:
     """The settings both record, where llama-bench's row says another value than melt's."""
     engine = melt.engine
-    flash_attn = FLASH_ATTN_CODES.get(engine.get("flash_attn", ""))
+    names = {code: name for name, code in FLASH_ATTN_CODES.items()}
+    flash_attn = names.get(row.get("flash_attn"), row.get("flash_attn"))
     pairs = [
         ("threads", melt.threads, row.get("n_threads")),
         ("batch", melt.batch, row.get("n_batch")),
         ("micro-batch", melt.batch, row.get("n_ubatch")),
-        ("flash attention", flash_attn, row.get("flash_attn")),
+        ("flash attention", engine.get("flash_attn"), flash_attn),
         ("KV type K", engine.get("cache_type_k"), row.get("type_k")),
         ("KV type V", engine.get("cache_type_v"), row.get("type_v")),
         ("GPU layers", _gpu_layers(engine), row.get("n_gpu_layers")),
