@@ -168,9 +168,7 @@ def _store_task(store: Store, base: dict[str, Any], settings: EvalSettings, ts: 
         )
 
 
-def _store_text(
-    store: Store, base: dict[str, Any], ppl: Perplexity, div: Divergence | None
-) -> None:
+def store_text(store: Store, base: dict[str, Any], ppl: Perplexity, div: Divergence | None) -> None:
     common = {
         **base,
         "task": TEXT_NAME,
@@ -258,5 +256,5 @@ def _text_scores(
         v.perplexity = perplexities[v.artifact.sha256]
         v.divergence = divergences.get(v.artifact.sha256)
         base = _base_columns(v.artifact, settings, framework_version([v.artifact]))
-        _store_text(store, base, v.perplexity, v.divergence)
+        store_text(store, base, v.perplexity, v.divergence)
     progress(f"{TEXT_NAME} perplexity", 1, 1)
