@@ -168,10 +168,18 @@ def _store_task(store: Store, base: dict[str, Any], settings: EvalSettings, ts: 
         )
 
 
-def store_text(store: Store, base: dict[str, Any], ppl: Perplexity, div: Divergence | None) -> None:
+def store_text(
+    store: Store,
+    base: dict[str, Any],
+    ppl: Perplexity,
+    div: Divergence | None,
+    task: str = TEXT_NAME,
+) -> None:
+    """The text's perplexity, and its divergence from the reference, as scores. `task`
+    names where they were measured when not in melt's process (a device's runtime)."""
     common = {
         **base,
-        "task": TEXT_NAME,
+        "task": task,
         "task_source": f"exllamav2 {TEXT_NAME}, {ppl.windows} windows of {ppl.window_tokens} "
         "tokens, each scoring its second half as llama-perplexity does (255 of 512)",
         "num_fewshot": 0,

@@ -23,7 +23,7 @@ import numpy as np
 from melt.accuracy.evaluate import EvalSettings, most_precise, store_text
 from melt.accuracy.kld_base import write_kld_base
 from melt.accuracy.llama_perplexity import TOOL, DeviceText, kld_argv, parse_kld_output
-from melt.accuracy.perplexity import first_scored, target_nll, token_windows, wiki_tokens
+from melt.accuracy.perplexity import TEXT_NAME, first_scored, target_nll, token_windows, wiki_tokens
 from melt.accuracy.scorer import Scorer
 from melt.devices.base import Device, DeviceError
 from melt.devices.deploy import ensure_file, ensure_model, file_sha256
@@ -140,4 +140,5 @@ def _store(
             "argv": argv,
         },
     }
-    store_text(store, base, text.scores.perplexity, text.scores.divergence)
+    task = f"{TEXT_NAME} by {TOOL} on {text.device}"  # apart from melt's own wiki.utf8 scores
+    store_text(store, base, text.scores.perplexity, text.scores.divergence, task)
