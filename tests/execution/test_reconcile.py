@@ -112,7 +112,12 @@ def test_a_llama_bench_row_measured_at_another_depth_is_named_as_the_difference(
     assert report.code == 0, report.err
     out = " ".join(report.out.split())
     assert "0.500" in out
-    assert f"depth: melt's median {depth} tokens already in the KV cache, llama-bench 4000" in out
+    named = f"depth: melt's median {depth} tokens already in the KV cache, llama-bench 4000"
+    assert named in out
+    exported = melt("report", str(run_id), "--store", str(db), "--format", "json")
+    assert exported.code == 0, exported.err
+    (decode,) = [r for r in json.loads(exported.out)["reconcile"] if r["phase"] == "decode"]
+    assert decode["ratio"] == pytest.approx(0.5) and named in decode["note"]
 
 
 def test_llama_bench_beside_an_agreeing_run_names_no_difference(

@@ -34,6 +34,7 @@ from melt.metrics.stats import (
 )
 from melt.metrics.thermal import zone_thermal
 from melt.metrics.timeline import Series, group_rows
+from melt.report.reconcile import reconcile_rows
 from melt.report.selection import measured_turns
 from melt.store import Store
 from melt.store.samples import SampleRow, sample_rows
@@ -102,6 +103,7 @@ class ReportContent:
     runs: tuple[RunView, ...]
     reading_wpm: float
     pareto: tuple[dict[str, Any], ...]
+    reconcile: tuple[dict[str, Any], ...] = ()  # melt vs llama-bench (report/reconcile.py)
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         """Every figure the report shows, as flat tables (md/csv/json/parquet)."""
@@ -115,6 +117,7 @@ class ReportContent:
             "outliers": [row for v in self.runs for row in outlier_rows(v)],
             "environment": [row for v in self.runs for row in environment_rows(v)],
             "pareto": list(self.pareto),
+            "reconcile": list(self.reconcile),
         }
 
 
@@ -333,7 +336,8 @@ def build_report(
     finite(reading_wpm, "--reading-wpm", above=0)  # words per minute
 
     views = tuple(run_view(store, run, reading_wpm) for run in runs)
-    return ReportContent(views, reading_wpm, pareto_rows(views))
+    reconcile = tuple(reconcile_rows(store, [v.run_id for v in views]))
+    return ReportContent(views, reading_wpm, pareto_rows(views), reconcile)
 
 
 # --- flat rows -----------------------------------------------------------------------------
