@@ -61,6 +61,8 @@ def main() -> None:
                     f"melt {row['melt_tok_per_s']:7.1f}  llama-bench "
                     f"{row['llama_bench_tok_per_s']:7.1f}  ratio {row['ratio']:.3f}"
                 )
+                if row["note"]:
+                    print(f"       {row['note']}")
     print(f"threads {args.threads}, {args.rounds} rounds, framework order swapped each round")
     for (framework, phase), values in ratios.items():
         print(
