@@ -140,6 +140,7 @@ CASES: dict[str, Case] = {
         lambda s, _: dict(s.cell.settings.engine.provider_options),
         {"a": "b"},
     ),
+    "reconcile": Case(("--reconcile",), _option("reconcile"), True),
     "usb_power_off_cmd": Case(
         ("--usb-power-off-cmd", "hub off"), _option("run_options", "usb_power_off_cmd"), "hub off"
     ),

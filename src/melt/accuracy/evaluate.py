@@ -168,12 +168,18 @@ def _store_task(store: Store, base: dict[str, Any], settings: EvalSettings, ts: 
         )
 
 
-def _store_text(
-    store: Store, base: dict[str, Any], ppl: Perplexity, div: Divergence | None
+def store_text(
+    store: Store,
+    base: dict[str, Any],
+    ppl: Perplexity,
+    div: Divergence | None,
+    task: str = TEXT_NAME,
 ) -> None:
+    """The text's perplexity, and its divergence from the reference, as scores. `task`
+    names where they were measured when not in melt's process (a device's runtime)."""
     common = {
         **base,
-        "task": TEXT_NAME,
+        "task": task,
         "task_source": f"exllamav2 {TEXT_NAME}, {ppl.windows} windows of {ppl.window_tokens} "
         "tokens, each scoring its second half as llama-perplexity does (255 of 512)",
         "num_fewshot": 0,
@@ -258,5 +264,5 @@ def _text_scores(
         v.perplexity = perplexities[v.artifact.sha256]
         v.divergence = divergences.get(v.artifact.sha256)
         base = _base_columns(v.artifact, settings, framework_version([v.artifact]))
-        _store_text(store, base, v.perplexity, v.divergence)
+        store_text(store, base, v.perplexity, v.divergence)
     progress(f"{TEXT_NAME} perplexity", 1, 1)

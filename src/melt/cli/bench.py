@@ -223,6 +223,11 @@ def bench(
     ray: str = typer.Option(
         None, "--ray", help="Run on a Ray cluster (its head's address): one task per run."
     ),
+    reconcile: bool = typer.Option(
+        False,
+        help="After each run, llama.cpp's llama-bench (beside the run's llama-server) on the "
+        "device at the run's settings and turn shape: melt vs llama-bench tok/s.",
+    ),
     retries: int = typer.Option(
         0,
         help="Many devices (--device a,b or --ray): run a failed run again up to N times; "
@@ -284,6 +289,7 @@ def bench(
         allow_oversubscribe=allow_oversubscribe,
         run_options=RunOptions(usb_power_off_cmd, usb_power_on_cmd),
         llama_cpp_dir=llama_cpp_dir,
+        reconcile=reconcile,
     )
     dispatch(request, ray, retries, as_json)
 

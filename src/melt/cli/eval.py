@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -12,20 +14,27 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from melt.accuracy.evaluate import EvalSettings, run_eval
 from melt.accuracy.export import check_output, write_results
+from melt.accuracy.llama_perplexity import DeviceText
 from melt.accuracy.perplexity import DEFAULT_TOKEN_BUDGET, DEFAULT_WINDOW_TOKENS
 from melt.accuracy.sampling import DEFAULT_SEED
 from melt.accuracy.scorer import DEFAULT_BATCH, DEFAULT_CTX, MICRO_BATCH
 from melt.accuracy.tasks import get_task
+from melt.cli.devices import ACCEPT_OPTION, DEVICES_OPTION
 from melt.cli.models import MODEL_HELP
 from melt.config.settings import default_threads
+from melt.devices.inventory import ConnectOptions, find_entry, inventory_path, load_inventory
+from melt.devices.inventory import open_device as open_inventory_device
 from melt.errors import MeltError
+from melt.execution.device_perplexity import Progress as Report
+from melt.execution.device_perplexity import device_perplexity
 from melt.frameworks import get_framework
 from melt.frameworks.registry import DEFAULT, declaration, scoring_names
 from melt.models import Artifact, resolve_variant
 from melt.models.bundled import DEFAULT_MODEL
 from melt.report.accuracy import eval_document, eval_summary
 from melt.report.console import stdout_console
-from melt.store import open_store
+from melt.report.device_text import device_text_document, device_text_table
+from melt.store import Store, open_store
 from melt.values import integer
 
 log = logging.getLogger(__name__)
@@ -70,6 +79,44 @@ def _check_scores(framework: str) -> None:
         )
 
 
+def _check_device_eval(
+    perplexity: bool, tasks: str | None, output: Path | None, framework: str
+) -> None:
+    """On a device melt runs llama-perplexity only: the tasks score in melt's process."""
+    if not perplexity:
+        raise MeltError("--device: pass --perplexity (llama-perplexity runs on the device)")
+    if tasks or output is not None:
+        raise MeltError(
+            "--device scores wiki.utf8 perplexity with the device's llama-perplexity; the "
+            "tasks (--tasks, --output) score in melt's process: run them without --device"
+        )
+    if framework != DEFAULT:
+        raise MeltError(f"--device scores with llama.cpp's llama-perplexity, not {framework}")
+
+
+def on_device(
+    name: str, devices: Path | None, accept: bool, artifacts: list[Artifact], settings: EvalSettings
+) -> Callable[[Store, Report], list[DeviceText]]:
+    """The device opened and checked now (bad input before any scoring); scoring later."""
+    entry = find_entry(load_inventory(inventory_path(devices)), name)
+    device = open_inventory_device(entry, ConnectOptions(accept_new_host_key=accept))
+
+    def score(store: Store, progress: Report) -> list[DeviceText]:
+        try:
+            return device_perplexity(device, artifacts, settings, store, progress)
+        finally:
+            device.close()
+
+    return score
+
+
+def _print(doc: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(doc, indent=2))
+    else:
+        stdout_console().print(doc)
+
+
 def eval_command(
     model: str = typer.Option(DEFAULT_MODEL, help=MODEL_HELP),
     quant: str = typer.Option(
@@ -79,9 +126,10 @@ def eval_command(
     ),
     framework: str = typer.Option(DEFAULT, help=f"Framework that scores: {scoring_names()}."),
     tasks: str = typer.Option(
-        DEFAULT_TASKS,
-        help="Comma-separated tasks: arc_easy, arc_challenge, hellaswag, winogrande, piqa, "
-        "boolq, mmlu, mmlu_5shot, lambada_openai, or a task YAML file.",
+        None,
+        help=f"Comma-separated tasks (default {DEFAULT_TASKS}): arc_easy, arc_challenge, "
+        "hellaswag, winogrande, piqa, boolq, mmlu, mmlu_5shot, lambada_openai, or a task "
+        "YAML file.",
     ),
     limit: int = typer.Option(None, help="Score N items per task, drawn with --seed."),
     seed: int = typer.Option(DEFAULT_SEED, help="Seed of the --limit draw."),
@@ -98,6 +146,13 @@ def eval_command(
     store: str = typer.Option(None, help="Results store: a path or SQLAlchemy URL."),
     output: Path = typer.Option(None, help="Write lm-evaluation-harness results JSON here."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document, no table."),
+    device: str = typer.Option(
+        None,
+        help="With --perplexity: score each variant with llama-perplexity ON this device (the "
+        "build beside its llama-server) against melt's reference on this machine.",
+    ),
+    devices: Path = DEVICES_OPTION,
+    accept_new_host_key: bool = ACCEPT_OPTION,
 ) -> None:
     """Score model variants on lm-eval tasks (and perplexity), offline."""
     for flag, value in (
@@ -115,7 +170,10 @@ def eval_command(
         raise MeltError(f"--batch {batch} is too small: use at least {MICRO_BATCH} tokens")
     if output is not None:
         check_output(output)
-    task_list = [get_task(name) for name in _names(tasks)]
+    if device is not None:
+        _check_device_eval(perplexity, tasks, output, framework)
+    names = [] if device is not None else _names(DEFAULT_TASKS if tasks is None else tasks)
+    task_list = [get_task(name) for name in names]
     if not task_list and not perplexity:
         raise MeltError("--tasks: name at least one task (or pass --perplexity)")
     artifacts = _variants(model, quant, framework)
@@ -130,6 +188,9 @@ def eval_command(
         ppl_tokens=ppl_tokens,
     )
     results_store = open_store(store, write=True)
+    scored = None
+    if device is not None:
+        scored = on_device(device, devices, accept_new_host_key, artifacts, settings)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -145,7 +206,14 @@ def eval_command(
                 ids[label] = bar.add_task(label, total=total)
             bar.update(ids[label], completed=done)
 
-        result = run_eval(artifacts, task_list, settings, results_store, progress)
+        if scored is not None:
+            texts = scored(results_store, progress)
+        else:
+            result = run_eval(artifacts, task_list, settings, results_store, progress)
+    if scored is not None:
+        report = device_text_document if as_json else device_text_table
+        _print(report(texts, results_store.spec), as_json)
+        return
     written = write_results(result, output) if output is not None else []
     if as_json:
         doc = eval_document(result, results_store.spec)

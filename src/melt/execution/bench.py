@@ -10,6 +10,7 @@ from typing import Any
 from melt.devices.base import DeviceFacts
 from melt.execution.monitor import BenchMonitor
 from melt.execution.plan import SharedPlan, check_threads, open_device, prepare
+from melt.execution.reconcile import Reconciler
 from melt.execution.request import BenchObserver, BenchRequest
 from melt.execution.run import RunContext, execute_run
 from melt.execution.spec import RunSpec, plan_runs
@@ -47,7 +48,8 @@ def run_on_device(
             device, shared.framework.name, facts, request.framework_options, request.run_options
         )
         monitor = BenchMonitor.detect(request.probes, runner)
-        return _execute(specs, observer, shared, runner, monitor, facts)
+        reconciler = Reconciler.for_device(request, device, facts)
+        return _execute(specs, observer, shared, runner, monitor, facts, reconciler)
     finally:
         if runner is not None:
             runner.close()
@@ -77,6 +79,7 @@ def _execute(
     runner: Runner,
     monitor: BenchMonitor,
     device_facts: DeviceFacts,
+    reconciler: Reconciler | None = None,
 ) -> BenchResult:
     request = specs[0].request
     facts = device_environment(device_facts, runner.device.on_controller)
@@ -126,6 +129,9 @@ def _execute(
             label = f"{artifact.name} {artifact.quant} t{cell.settings.threads}"
             run = execute_run(ctx, spec, artifact, (index, len(specs), label), measured)
             cell_result.runs.append(run)
+            if reconciler is not None and run.status == STATUS_COMPLETED:
+                observer.preparing(f"llama-bench beside run {run.run_id}")
+                reconciler.after_run(ctx.store, run.run_id, spec.cell.settings, artifact)
         completed = [r for r in cell_result.runs if r.status == STATUS_COMPLETED]
         cell_result.aggregates = aggregate_turns(measured)
         cell_result.run_decode_tok_per_s = aggregate(

@@ -15,6 +15,7 @@ from melt.devices.base import Device, DeviceFacts
 from melt.devices.inventory import ConnectOptions, find_entry, inventory_path, load_inventory
 from melt.devices.inventory import open_device as open_inventory_device
 from melt.errors import MeltError
+from melt.execution.reconcile import check_reconcile
 from melt.execution.request import BenchObserver, BenchRequest
 from melt.frameworks import Framework, get_framework
 from melt.frameworks.base import PromptCounter
@@ -50,6 +51,7 @@ def check_request(request: BenchRequest) -> None:
         raise MeltError("the experiment has nothing to run (no models)")
     if request.sustained_s is not None and request.sustained_s <= 0:
         raise MeltError(f"--sustained must be a positive duration (got {request.sustained_s} s)")
+    check_reconcile(request)
 
 
 def select_workload(request: BenchRequest) -> Workload:

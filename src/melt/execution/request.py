@@ -50,6 +50,8 @@ class BenchRequest:
     """A llama.cpp checkout whose converter makes GGUF from a Hugging Face folder."""
     run_settings: dict[str, Any] = field(default_factory=dict)
     """Kept in each run's settings JSON (where a fleet placed the run)."""
+    reconcile: bool = False
+    """Run llama.cpp's llama-bench on the device after each run, at its settings and shape."""
 
 
 class BenchObserver(Protocol):

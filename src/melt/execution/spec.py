@@ -74,6 +74,7 @@ class RunSpec:
                 "devices_file": None if r.devices_file is None else str(r.devices_file),
                 "store": r.store,
                 "llama_cpp_dir": None if r.llama_cpp_dir is None else str(r.llama_cpp_dir),
+                "reconcile": r.reconcile,
             }
         )
 

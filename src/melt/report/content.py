@@ -49,6 +49,7 @@ from melt.report.backends import (
     compute_of,
 )
 from melt.report.bounds import BandwidthFact, facts_of, peak_flops, weights_bandwidth
+from melt.report.reconcile import reconcile_rows
 from melt.report.selection import measured_turns
 from melt.store import Store
 from melt.store.samples import SampleRow, sample_rows
@@ -121,6 +122,7 @@ class ReportContent:
     reading_wpm: float
     pareto: tuple[dict[str, Any], ...]
     backends: tuple[BackendRow, ...] = ()
+    reconcile: tuple[dict[str, Any], ...] = ()  # melt vs llama-bench (report/reconcile.py)
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         """Every figure the report shows, as flat tables (md/csv/json/parquet)."""
@@ -135,6 +137,7 @@ class ReportContent:
             "environment": [row for v in self.runs for row in environment_rows(v)],
             "pareto": list(self.pareto),
             "backends": [row.as_dict() for row in self.backends],
+            "reconcile": list(self.reconcile),
         }
 
 
@@ -355,7 +358,8 @@ def build_report(
     finite(reading_wpm, "--reading-wpm", above=0)  # words per minute
 
     views = tuple(run_view(store, run, reading_wpm) for run in runs)
-    return ReportContent(views, reading_wpm, pareto_rows(views), backend_rows(views))
+    reconcile = tuple(reconcile_rows(store, [v.run_id for v in views]))
+    return ReportContent(views, reading_wpm, pareto_rows(views), backend_rows(views), reconcile)
 
 
 # --- flat rows -----------------------------------------------------------------------------

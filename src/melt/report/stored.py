@@ -18,6 +18,7 @@ from melt.report.backends import backends_table
 from melt.report.content import build_report
 from melt.report.header import header_parts
 from melt.report.profile import energy_table, op_table, summary_table
+from melt.report.reconcile import reconcile_parts
 from melt.report.runs import turns_table
 from melt.report.signals import availability_lines, runs_signals_table, signals_parts
 from melt.report.sweep import cell_groups, stored_cells, sweep_parts
@@ -107,6 +108,7 @@ def terminal_report(
     return Group(
         *_head(runs),
         *figure_parts(store, runs, reading_wpm),
+        *reconcile_parts(store, [run["id"] for run in runs]),
         *signal_parts(runs),
         *device_notes(runs),
     )
@@ -121,6 +123,7 @@ def stored_summary(store: Store, run_ids: Sequence[int]) -> Group:
         *_head(runs),
         *figure_parts(store, runs),
         *turns,
+        *reconcile_parts(store, run_ids),
         *signal_parts(runs),
         *device_notes(runs),
     )

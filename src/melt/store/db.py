@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -331,6 +331,17 @@ class Store:
 
         return self.write(insert_turn)
 
+    def add_tool_rows(
+        self, run_id: int, tool: str, argv: Sequence[str], rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Store the rows one call of a llama.cpp tool measured beside a run, with the
+        command it was given (`tool_rows`), in one transaction."""
+        values = [
+            {"run_id": run_id, "tool": tool, "argv": mask_data(list(argv)), **row} for row in rows
+        ]
+        if values:
+            self.write(lambda conn: conn.execute(insert(schema.tool_rows), values))
+
     # --- reading -------------------------------------------------------------------------
 
     def list_runs(self, limit: int | None = 50) -> list[dict[str, Any]]:
@@ -387,3 +398,9 @@ class Store:
             return rows
 
         return self.read(fetch)
+
+    def tool_rows(self, run_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The llama.cpp tools' rows stored beside these runs, in the order they were stored."""
+        table = schema.tool_rows
+        query = select(table).where(table.c.run_id.in_(list(run_ids))).order_by(table.c.id)
+        return self.read(lambda conn: [dict(row._mapping) for row in conn.execute(query)])
