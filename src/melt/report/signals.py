@@ -271,7 +271,7 @@ def runs_signals_table(rows: list[tuple[int, str, Doc]]) -> Table:
         if has_thermal:
             cells.append(fmt(_timeline_max(sig, "thermal"), 1))
         throttled = [f["rule"] for f in sig.get("throttling") or () if f["throttled"]]
-        cells += [", ".join(throttled) or "no", fmt(sig["sampling"]["achieved_hz"], 2)]
+        cells += [", ".join(throttled) or "no", fmt((sig.get("sampling") or {}).get("achieved_hz"), 2)]
         table.add_row(*cells)
     return table
 
