@@ -267,8 +267,10 @@ class PlanReader:
         self._last: dict[Key, tuple[int, float]] = {}
         self._read_at: dict[str, int] = {}
         self.dropped: set[str] = set()
+        self._lines: dict[str, dict[str, str]] = {}
         channels = [s for s in plan.steps if isinstance(s, Channel)]
-        self.optional = {c.path for c in channels if c.optional}
+        # files every channel of which is optional: an unreadable one is dropped, not an error
+        self.optional = {c.path for c in channels} - {c.path for c in channels if not c.optional}
         self._every_ns = {c.path: int(c.every_s * 1e9) for c in channels if c.every_s > 0}
         self._counted = {
             (s.probe, name)
@@ -309,6 +311,7 @@ class PlanReader:
                 self.dropped.add(path)
         values: dict[Key, Value] = {}
         stamps: dict[Key, int] = {}
+        self._lines: dict[str, dict[str, str]] = {}
         out: list[Sample] = []
         errors: list[str] = []
         for step in self.plan.steps:
@@ -338,7 +341,7 @@ class PlanReader:
         stamps: Mapping[Key, int],
     ) -> tuple[Value, int] | None:
         if isinstance(step, Channel):
-            value = _channel_value(step, texts.get(step.path))
+            value = self._channel_value(step, texts.get(step.path))
             return None if value is None else (value, t_ns)
         if isinstance(step, Derived):
             inputs = [values.get((step.probe, name)) for name in step.inputs]
@@ -348,15 +351,41 @@ class PlanReader:
             return OPS[step.op]([v for v in inputs if v is not None], step.args), stamp
         return self._rate(step, t_ns, values)
 
+    def _channel_value(self, step: Channel, text: str | None) -> Value | None:
+        if text is None:
+            return None
+        line = self._pick_line(step, text)
+        if line is None:
+            return None
+        try:
+            raw = PARSERS[step.parser](line)
+        except (ValueError, IndexError):
+            raise ProbeReadError(f"{step.path} holds '{line[:40]}', not {step.parser}") from None
+        return raw if isinstance(raw, str) else raw / step.scale
+
+    def _pick_line(self, step: Channel, text: str) -> str | None:
+        if not step.line:
+            return text.strip().partition("\n")[0].strip()
+        lines = self._lines.get(step.path)
+        if lines is None:  # each file's lines by their first field, once a tick
+            lines = self._lines[step.path] = {}
+            for line in text.splitlines():
+                first = line.split(maxsplit=1)
+                if first:
+                    lines.setdefault(first[0], line.strip())
+        found = lines.get(step.line)
+        if found is None and not step.optional:
+            raise ProbeReadError(f"{step.path} has no {step.line.rstrip(':')} line")
+        return found
+
     def _delta(self, step: Counter, name: str, values: Mapping[Key, Value]) -> float | None:
         key = (step.probe, name)
         now, last = values.get(key), self._last.get(key)
         if now is None or isinstance(now, str) or last is None:
             return None
-        if now >= last[1]:
-            return now - last[1]
-        if step.wrap and name == step.input:
-            return now + step.wrap - last[1]
+        delta = counter_delta(last[1], now, step.wrap if name == step.input else 0.0)
+        if delta is not None:
+            return delta
         raise ProbeReadError(
             f"{step.probe} counter {name} went back from {last[1]:g} to {now:g} "
             "(a counter only grows; the next tick starts from the new value)"
@@ -381,33 +410,16 @@ class PlanReader:
         return delta * step.factor / dt_s, stamp
 
 
+def counter_delta(previous: float, current: float, wrap: float) -> float | None:
+    """How much a counter grew between two reads, across at most one wraparound at `wrap`
+    (0: it never wraps; then a counter that went back gives None)."""
+    if current >= previous:
+        return current - previous
+    return current + wrap - previous if wrap else None
+
+
 def _reads(step: Step, due: set[str]) -> bool:
     return not isinstance(step, Channel) or step.path in due
-
-
-def _pick_line(step: Channel, text: str) -> str | None:
-    if not step.line:
-        return text.strip().partition("\n")[0].strip()
-    for line in text.splitlines():
-        fields = line.split(maxsplit=1)
-        if fields and fields[0] == step.line:
-            return line.strip()
-    if step.optional:
-        return None
-    raise ProbeReadError(f"{step.path} has no {step.line.rstrip(':')} line")
-
-
-def _channel_value(step: Channel, text: str | None) -> Value | None:
-    if text is None:
-        return None
-    line = _pick_line(step, text)
-    if line is None:
-        return None
-    try:
-        raw = PARSERS[step.parser](line)
-    except (ValueError, IndexError):
-        raise ProbeReadError(f"{step.path} holds '{line[:40]}', not {step.parser}") from None
-    return raw if isinstance(raw, str) else raw / step.scale
 
 
 def read_texts(files: Sequence[tuple[str, SysPath]]) -> tuple[dict[str, str | None], list[str]]:
