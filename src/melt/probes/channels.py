@@ -448,6 +448,10 @@ class PlannedProbe(ABC):
     # The sysfs trees its discovery walks, (path under the root, depth as `find -maxdepth`):
     # a transport takes them in one round trip (devices/snapshot.py) instead of one per file.
     trees: ClassVar[tuple[tuple[str, int], ...]] = ()
+    # Whether its plan reads melt's own process (/proc/<pid> of the process that made it, the
+    # in-process engine's): a sampler with no melt process beside the engine (a phone's sh
+    # loop, where the engine is a server) has nothing of it to read.
+    reads_own_process: ClassVar[bool] = False
     _cached: ProbePlan | None = None
     _files: dict[str, SysPath] | None = None
     _reader: PlanReader | None = None
