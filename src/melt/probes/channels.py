@@ -298,12 +298,15 @@ class PlanReader:
         """`tick`'s samples; its read errors, if any, raise one `ProbeReadError`."""
         samples, errors = self.tick(t_ns, texts)
         if errors:
-            raise ProbeReadError("; ".join(errors))
+            raise ProbeReadError("; ".join(message for _, message in errors))
         return samples
 
-    def tick(self, t_ns: int, texts: Mapping[str, str | None]) -> tuple[list[Sample], list[str]]:
-        """One tick's `Sample`s and read errors (a value that does not parse, a counter that
-        went back). A file absent from `texts` was not read this tick; None: unreadable."""
+    def tick(
+        self, t_ns: int, texts: Mapping[str, str | None]
+    ) -> tuple[list[Sample], list[tuple[str, str]]]:
+        """One tick's `Sample`s and read errors, (probe, message) each: a value that does not
+        parse, a counter that went back. A file absent from `texts` was not read this tick;
+        None: unreadable."""
         due = {path for path in texts if path not in self.dropped and self._due(path, t_ns)}
         for path in due:
             self._read_at[path] = t_ns
@@ -313,13 +316,13 @@ class PlanReader:
         stamps: dict[Key, int] = {}
         self._lines: dict[str, dict[str, str]] = {}
         out: list[Sample] = []
-        errors: list[str] = []
+        errors: list[tuple[str, str]] = []
         for step in self.plan.steps:
             key = (step.probe, step.channel)
             try:
                 got = self._value(step, t_ns, texts if _reads(step, due) else {}, values, stamps)
             except ProbeReadError as exc:
-                errors.append(str(exc))
+                errors.append((step.probe, str(exc)))
                 continue
             if got is None:
                 continue
