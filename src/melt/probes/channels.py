@@ -381,7 +381,11 @@ class PlanReader:
             raise ProbeReadError(f"{step.path} has no {step.line.rstrip(':')} line")
         return found
 
-    def _delta(self, step: Counter, name: str, values: Mapping[Key, Value]) -> float | None:
+    def _delta(
+        self, step: Counter, name: str, values: Mapping[Key, Value], may_dip: bool = False
+    ) -> float | None:
+        """How much counter `name` grew since the previous tick (None: no previous tick);
+        `may_dip`: a fall is returned as is (a ratio's numerator, clamped), not an error."""
         key = (step.probe, name)
         now, last = values.get(key), self._last.get(key)
         if now is None or isinstance(now, str) or last is None:
@@ -389,6 +393,8 @@ class PlanReader:
         delta = counter_delta(last[1], now, step.wrap if name == step.input else 0.0)
         if delta is not None:
             return delta
+        if may_dip:
+            return now - last[1]
         raise ProbeReadError(
             f"{step.probe} counter {name} went back from {last[1]:g} to {now:g} "
             "(a counter only grows; the next tick starts from the new value)"
@@ -397,7 +403,7 @@ class PlanReader:
     def _rate(
         self, step: Counter, t_ns: int, values: Mapping[Key, Value]
     ) -> tuple[float, int] | None:
-        delta = self._delta(step, step.input, values)
+        delta = self._delta(step, step.input, values, may_dip=bool(step.per))
         if delta is None:
             return None
         t0 = self._last[(step.probe, step.input)][0]
