@@ -24,6 +24,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import ClassVar, Literal
 
 from melt.devices.fspath import SysPath
@@ -61,6 +62,7 @@ _IDLE_COLUMNS = (3, 4)
 _STEAL_COLUMN = 7
 
 
+@lru_cache(maxsize=512)  # a tick reads busy and total (and steal) from each line
 def stat_jiffies(line: str) -> tuple[int, int, int | None]:
     """(busy, total, steal) jiffies of one `cpu`/`cpuN` line of /proc/stat (steal None on a
     kernel that has no steal column)."""
@@ -264,10 +266,10 @@ class PlanReader:
 
     def __init__(self, plan: ProbePlan) -> None:
         self.plan = plan
+        self._all = plan.files()
         self._last: dict[Key, tuple[int, float]] = {}
         self._read_at: dict[str, int] = {}
         self.dropped: set[str] = set()
-        self._lines: dict[str, dict[str, str]] = {}
         channels = [s for s in plan.steps if isinstance(s, Channel)]
         # files every channel of which is optional: an unreadable one is dropped, not an error
         self.optional = {c.path for c in channels} - {c.path for c in channels if not c.optional}
@@ -283,9 +285,11 @@ class PlanReader:
     def files(self, t_ns: int | None = None) -> list[str]:
         """The files a tick at `t_ns` reads: the plan's, less optional ones found unreadable
         and periodic ones read less than their period before (None: all of them)."""
+        if not self._every_ns and not self.dropped:
+            return self._all
         return [
             path
-            for path in self.plan.files()
+            for path in self._all
             if path not in self.dropped and (t_ns is None or self._due(path, t_ns))
         ]
 
@@ -307,20 +311,16 @@ class PlanReader:
         """One tick's `Sample`s and read errors, (probe, message) each: a value that does not
         parse, a counter that went back. A file absent from `texts` was not read this tick;
         None: unreadable."""
-        due = {path for path in texts if path not in self.dropped and self._due(path, t_ns)}
-        for path in due:
-            self._read_at[path] = t_ns
-            if texts[path] is None and path in self.optional:
-                self.dropped.add(path)
+        if self._every_ns or self.optional:
+            texts = self._due_texts(t_ns, texts)
         values: dict[Key, Value] = {}
         stamps: dict[Key, int] = {}
-        self._lines: dict[str, dict[str, str]] = {}
         out: list[Sample] = []
         errors: list[tuple[str, str]] = []
         for step in self.plan.steps:
             key = (step.probe, step.channel)
             try:
-                got = self._value(step, t_ns, texts if _reads(step, due) else {}, values, stamps)
+                got = self._value(step, t_ns, texts, values, stamps)
             except ProbeReadError as exc:
                 errors.append((step.probe, str(exc)))
                 continue
@@ -334,6 +334,20 @@ class PlanReader:
             if value is not None and not isinstance(value, str):
                 self._last[key] = (t_ns, value)
         return out, errors
+
+    def _due_texts(self, t_ns: int, texts: Mapping[str, str | None]) -> dict[str, str | None]:
+        """The texts of the files due at `t_ns` (a periodic one is ignored between its reads;
+        an optional one found unreadable is dropped)."""
+        due = {
+            path: text
+            for path, text in texts.items()
+            if path not in self.dropped and self._due(path, t_ns)
+        }
+        for path, text in due.items():
+            self._read_at[path] = t_ns
+            if text is None and path in self.optional:
+                self.dropped.add(path)
+        return due
 
     def _value(
         self,
@@ -369,14 +383,7 @@ class PlanReader:
     def _pick_line(self, step: Channel, text: str) -> str | None:
         if not step.line:
             return text.strip().partition("\n")[0].strip()
-        lines = self._lines.get(step.path)
-        if lines is None:  # each file's lines by their first field, once a tick
-            lines = self._lines[step.path] = {}
-            for line in text.splitlines():
-                first = line.split(maxsplit=1)
-                if first:
-                    lines.setdefault(first[0], line.strip())
-        found = lines.get(step.line)
+        found = find_line(text, step.line)
         if found is None and not step.optional:
             raise ProbeReadError(f"{step.path} has no {step.line.rstrip(':')} line")
         return found
@@ -419,16 +426,25 @@ class PlanReader:
         return delta * step.factor / dt_s, stamp
 
 
+def find_line(text: str, first: str) -> str | None:
+    """The line of `text` whose first field is `first` (`cpu0` of /proc/stat, not `cpu01`),
+    stripped; None when there is none."""
+    start = 0
+    while (at := text.find(first, start)) >= 0:
+        end = at + len(first)
+        if (at == 0 or text[at - 1] == "\n") and (end == len(text) or text[end] in " \t\n"):
+            stop = text.find("\n", end)
+            return text[at : stop if stop >= 0 else len(text)].strip()
+        start = end
+    return None
+
+
 def counter_delta(previous: float, current: float, wrap: float) -> float | None:
     """How much a counter grew between two reads, across at most one wraparound at `wrap`
     (0: it never wraps; then a counter that went back gives None)."""
     if current >= previous:
         return current - previous
     return current + wrap - previous if wrap else None
-
-
-def _reads(step: Step, due: set[str]) -> bool:
-    return not isinstance(step, Channel) or step.path in due
 
 
 def read_texts(files: Sequence[tuple[str, SysPath]]) -> tuple[dict[str, str | None], list[str]]:
@@ -484,8 +500,7 @@ class PlannedProbe(ABC):
         reader = self.reader()
         if self._files is None:  # `root / path`: absolute paths as discovery found them
             self._files = {path: self.root / path for path in reader.plan.files()}
-        paths = reader.files(t_ns)
-        texts, errors = read_texts([(path, self._files[path]) for path in paths])
-        if any(texts[path] is None and path not in reader.optional for path in paths):
+        texts, errors = read_texts([(path, self._files[path]) for path in reader.files(t_ns)])
+        if errors and any(text is None and p not in reader.optional for p, text in texts.items()):
             raise ProbeReadError("; ".join(errors))
         return reader.samples(t_ns, texts)
