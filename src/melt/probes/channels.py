@@ -286,7 +286,7 @@ class PlanReader:
         """The files a tick at `t_ns` reads: the plan's, less optional ones found unreadable
         and periodic ones read less than their period before (None: all of them)."""
         if not self._every_ns and not self.dropped:
-            return self._all
+            return list(self._all)
         return [
             path
             for path in self._all
