@@ -11,6 +11,7 @@ import pytest
 
 from melt.probes import ProbeReadError, make_probe
 from melt.probes.channels import Channel, Counter, Derived, ProbePlan
+from melt.probes.procfs_lines import KB_PARSER
 from melt.traces.sample import Sample
 
 S = 1_000_000_000
@@ -90,7 +91,7 @@ def test_busy_over_total_jiffies_from_a_multi_line_file() -> None:
 
 def test_a_periodic_optional_file_is_read_on_its_period_and_dropped_when_unreadable() -> None:
     plan = ProbePlan(
-        (Channel("m", "pss", "/p", "B", parser="kB", line="Pss:", every_s=1.0, optional=True),)
+        (Channel("m", "pss", "/p", "B", parser=KB_PARSER, line="Pss:", every_s=1.0, optional=True),)
     )
     reader = plan.reader()
     assert reader.files(0) == ["/p"]

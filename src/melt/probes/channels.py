@@ -24,12 +24,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import ClassVar, Literal
 
 from melt.devices.fspath import SysPath
 from melt.probes.base import ProbeReadError
-from melt.procfs import KIB
 from melt.traces.sample import Sample
 
 Value = float | str
@@ -47,61 +45,10 @@ def _text(text: str) -> str:
     return text
 
 
-def _kib_bytes(line: str) -> int:
-    """A `Key:   1234 kB` line (/proc/meminfo, /proc/<pid>/status, smaps_rollup) in bytes."""
-    _, number, *unit = line.split()
-    if unit != ["kB"]:
-        raise ValueError(f"unit {' '.join(unit)!r}, not kB")
-    return int(number) * KIB
-
-
-# /proc/stat cpu-line columns after the name (proc(5)): user nice system idle iowait irq
-# softirq steal guest guest_nice. guest and guest_nice are already counted in user and nice.
-_COUNTED_COLUMNS = 8
-_IDLE_COLUMNS = (3, 4)
-_STEAL_COLUMN = 7
-
-
-@lru_cache(maxsize=512)  # a tick reads busy and total (and steal) from each line
-def stat_jiffies(line: str) -> tuple[int, int, int | None]:
-    """(busy, total, steal) jiffies of one `cpu`/`cpuN` line of /proc/stat (steal None on a
-    kernel that has no steal column)."""
-    name, *fields = line.split()
-    values = [int(v) for v in fields[:_COUNTED_COLUMNS]]
-    if len(values) < 4:
-        raise ValueError(f"'{name}' line has {len(values)} columns")
-    total = sum(values)
-    idle = sum(values[i] for i in _IDLE_COLUMNS if i < len(values))
-    steal = values[_STEAL_COLUMN] if len(values) > _STEAL_COLUMN else None
-    return total - idle, total, steal
-
-
-def _busy(line: str) -> int:
-    return stat_jiffies(line)[0]
-
-
-def _total(line: str) -> int:
-    return stat_jiffies(line)[1]
-
-
-def _steal(line: str) -> int:
-    steal = stat_jiffies(line)[2]
-    if steal is None:
-        raise ValueError("no steal column")
-    return steal
-
-
 # How a line (a file's first, or the one `Channel.line` names) becomes a raw value (numbers
 # are divided by the channel's scale).
-PARSERS: dict[str, Callable[[str], Value]] = {
-    "int": _int,
-    "float": _float,
-    "text": _text,
-    "kB": _kib_bytes,
-    "jiffies_busy": _busy,
-    "jiffies_total": _total,
-    "jiffies_steal": _steal,
-}
+# probes/procfs_lines.py adds those of /proc's multi-line files.
+PARSERS: dict[str, Callable[[str], Value]] = {"int": _int, "float": _float, "text": _text}
 
 
 @dataclass(frozen=True, slots=True)

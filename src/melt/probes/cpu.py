@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from melt.devices.fspath import SysPath
 from melt.probes.base import Availability, ProbeInfo, ProbePolicy, ProbeReadError, read_text
-from melt.probes.channels import Channel, Counter, PlannedProbe, ProbePlan, stat_jiffies
+from melt.probes.channels import Channel, Counter, PlannedProbe, ProbePlan
+from melt.probes.procfs_lines import stat_jiffies
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance
 

@@ -15,6 +15,7 @@ import os
 from melt.devices.fspath import SysPath
 from melt.probes.base import Availability, ProbeInfo, ProbePolicy, ProbeReadError, read_text
 from melt.probes.channels import Channel, PlannedProbe, ProbePlan
+from melt.probes.procfs_lines import KB_PARSER
 from melt.probes.registry import register_probe
 from melt.traces.sample import Provenance
 
@@ -73,7 +74,7 @@ class MemoryProbe(PlannedProbe):
         path = {"status": self.status, "smaps_rollup": self.smaps_rollup}.get(file, self.meminfo)
         # kernels before 4.14 have no smaps_rollup; another user's process hides it
         pss = {"every_s": self.pss_period_s, "optional": True} if file == "smaps_rollup" else {}
-        return Channel(self.name, channel, str(path), "B", parser="kB", line=line, **pss)
+        return Channel(self.name, channel, str(path), "B", parser=KB_PARSER, line=line, **pss)
 
     def _plan(self) -> ProbePlan:
         return ProbePlan(tuple(self._kib(channel) for channel in _LINES))
