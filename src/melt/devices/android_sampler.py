@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from melt.devices.base import Device, DeviceProcess
 from melt.devices.proc import stat_cpu_ticks
-from melt.probes.channels import ProbePlan
+from melt.probes.base import ProbeReadError
+from melt.probes.channels import PlanReader, ProbePlan
 from melt.traces.sample import Sample
 
 SAMPLER_NAME = "melt-sampler.sh"
@@ -30,6 +31,7 @@ SAMPLER_SH = r"""#!/system/bin/sh
 # melt's on-device sampler (src/melt/devices/android_sampler.py).
 # usage: sh melt-sampler.sh INTERVAL_S CLOCK COUNT FILE...   (COUNT < 0: until killed)
 # CLOCK: timer_list (CLOCK_MONOTONIC ns) or uptime (CLOCK_BOOTTIME s, 10 ms steps).
+# FILE: its first line; FILE|START: its lines that begin with START, joined by ';'.
 interval=$1 clock=$2 count=$3
 shift 3
 i=0
@@ -42,7 +44,16 @@ while [ "$count" -lt 0 ] || [ "$i" -lt "$count" ]; do
     line=$t
     for f in "$@"; do
         v=
-        { read -r v < "$f"; } 2>/dev/null  # a last line without newline still lands in v
+        case $f in
+        *'|'*)
+            p=${f#*|}
+            f=${f%|*}
+            { while IFS= read -r l || [ -n "$l" ]; do
+                case $l in "$p"*) v="$v${v:+;}$l" ;; esac
+            done < "$f"; } 2>/dev/null
+            ;;
+        *) { read -r v < "$f"; } 2>/dev/null ;;  # a last line without newline lands in v
+        esac
         [ -n "$v" ] || v=-
         line="$line|$v"
     done
@@ -61,16 +72,37 @@ def clock_ns(text: str) -> int:
     return int(whole) * 1_000_000_000 + int((frac + "000000000")[:9])
 
 
-def parse_line(line: str, plan: ProbePlan) -> list[Sample]:
-    """One tick's `Sample`s on the device clock; unreadable (`-`) files give none."""
-    files = plan.files()
+def sampler_args(plan: ProbePlan) -> list[str]:
+    """The script's FILE arguments for a plan: each file, or `FILE|START` for the lines of a
+    multi-line one."""
+    return [path if start is None else f"{path}|{start}" for path, start in plan.sources()]
+
+
+def parse_tick(line: str, reader: PlanReader) -> tuple[list[Sample], list[tuple[str, str]]]:
+    """One tick's `Sample`s on the device clock and its read errors (a value that does not
+    parse, a counter that went back); unreadable (`-`) files give no sample."""
+    files = reader.plan.files()
     fields = line.split("|")
     if len(fields) != len(files) + 1 or not fields[0]:
         raise ValueError(
             f"sampler line has {len(fields) - 1} values, expected {len(files)}: {line!r}"
         )
-    texts = {path: None if v == "-" else v for path, v in zip(files, fields[1:], strict=True)}
-    return plan.samples(clock_ns(fields[0]), texts)
+    texts = {
+        path: None if v == "-" else v.replace(";", "\n") if start is not None else v
+        for (path, start), v in zip(reader.plan.sources(), fields[1:], strict=True)
+    }
+    return reader.tick(clock_ns(fields[0]), texts)
+
+
+def parse_line(line: str, plan: ProbePlan | PlanReader) -> list[Sample]:
+    """One tick's `Sample`s on the device clock; unreadable (`-`) files give none, and a read
+    error raises `ProbeReadError`. A plan's counters need a `PlanReader` (a bare plan has no
+    previous tick)."""
+    reader = plan.reader() if isinstance(plan, ProbePlan) else plan
+    samples, errors = parse_tick(line, reader)
+    if errors:
+        raise ProbeReadError("; ".join(message for _, message in errors))
+    return samples
 
 
 # Linux reports /proc/<pid>/stat times in USER_HZ, 100 on every ABI Android runs; the
@@ -97,6 +129,10 @@ class AndroidSampler:
     device: Device
     process: DeviceProcess
     plan: ProbePlan
+    reader: PlanReader = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reader = self.plan.reader()
 
     @classmethod
     def start(
@@ -114,7 +150,14 @@ class AndroidSampler:
             script = Path(tmp) / SAMPLER_NAME
             script.write_text(SAMPLER_SH)
             device.push(script, remote)
-        argv: Sequence[str] = ["sh", remote, f"{interval_s:g}", clock, str(count), *plan.files()]
+        argv: Sequence[str] = [
+            "sh",
+            remote,
+            f"{interval_s:g}",
+            clock,
+            str(count),
+            *sampler_args(plan),
+        ]
         return cls(device, device.spawn(argv), plan)
 
     def cpu(self) -> SamplerCpu:
@@ -133,7 +176,7 @@ class AndroidSampler:
     def samples(self) -> Iterator[Sample]:
         for line in self.process.lines():
             if line:
-                yield from parse_line(line, self.plan)
+                yield from parse_line(line, self.reader)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.process.signal(15)

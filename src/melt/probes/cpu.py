@@ -1,17 +1,19 @@
-"""CPU utilisation per core from /proc/stat (proc(5)): busy share of jiffies between reads."""
+"""CPU utilisation per core from /proc/stat (proc(5)): busy share of jiffies between reads.
+
+A channel plan (probes/channels.py): for each `cpu`/`cpuN` line, busy and total jiffies are
+`Counter` inputs picked from the multi-line file, and the utilisation is Δbusy / Δtotal, so the
+same plan runs in this process, in a board's runner and in a phone's sh loop.
+"""
 
 from __future__ import annotations
 
 from melt.devices.fspath import SysPath
 from melt.probes.base import Availability, ProbeInfo, ProbePolicy, ProbeReadError, read_text
+from melt.probes.channels import Channel, Counter, PlannedProbe, ProbePlan
+from melt.probes.procfs_lines import stat_jiffies
 from melt.probes.registry import register_probe
-from melt.traces.sample import Provenance, Sample
+from melt.traces.sample import Provenance
 
-# /proc/stat columns after the name: user nice system idle iowait irq softirq steal guest
-# guest_nice. guest and guest_nice are already counted in user and nice, so they are left out.
-_COUNTED_COLUMNS = 8
-_IDLE_COLUMNS = (3, 4)
-_STEAL_COLUMN = 7
 STEAL = "steal"
 
 
@@ -26,24 +28,34 @@ def parse_stat(text: str) -> dict[str, tuple[int, int]]:
     (time a hypervisor ran another guest on this machine's vCPUs; counted as busy above)."""
     out: dict[str, tuple[int, int]] = {}
     for line in text.splitlines():
-        name, *fields = line.split()
+        name = line.split(maxsplit=1)[0] if line.strip() else ""
         if not name.startswith("cpu"):
             continue
-        values = [int(v) for v in fields[:_COUNTED_COLUMNS]]
-        if len(values) < 4:
-            raise ValueError(f"'{name}' line has {len(values)} columns")
-        total = sum(values)
-        idle = sum(values[i] for i in _IDLE_COLUMNS if i < len(values))
-        out[name] = (total - idle, total)
-        if name == "cpu" and len(values) > _STEAL_COLUMN:
-            out[STEAL] = (values[_STEAL_COLUMN], total)
+        busy, total, steal = stat_jiffies(line)
+        out[name] = (busy, total)
+        if name == "cpu" and steal is not None:
+            out[STEAL] = (steal, total)
     if not out:
         raise ValueError("no cpu lines")
     return out
 
 
+def _jiffies(path: str, line: str, count: str) -> Channel:
+    """The `count` (busy, total, steal) jiffies of one line of /proc/stat, a counter input."""
+    return Channel(
+        "cpu",
+        f"{line}#{count}",
+        path,
+        "jiffies",
+        parser=f"jiffies_{count}",
+        emit=False,
+        line=line,
+        optional=is_core(line),  # a core taken offline leaves /proc/stat
+    )
+
+
 @register_probe("cpu")
-class CpuProbe:
+class CpuProbe(PlannedProbe):
     """Percent of time each core (and all cores: channel `cpu`) was not idle since the last
     read. The first read only sets the baseline and returns no samples."""
 
@@ -51,8 +63,8 @@ class CpuProbe:
     policy = ProbePolicy("utilisation")
 
     def __init__(self, root: SysPath) -> None:
+        self.root = root
         self.path = root / "proc" / "stat"
-        self._last: dict[str, tuple[int, int]] | None = None
 
     def available(self) -> Availability:
         try:
@@ -76,21 +88,25 @@ class CpuProbe:
         text = read_text(self.path)
         try:
             return parse_stat(text)
-        except ValueError as exc:
+        except (ValueError, IndexError) as exc:
             raise ProbeReadError(f"{self.path}: {exc}") from None
 
-    def read(self, t_ns: int) -> list[Sample]:
-        now = self._stat()
-        last, self._last = self._last, now
-        if last is None:
-            return []
-        samples = []
-        for channel, (busy, total) in now.items():
-            if channel not in last:
-                continue
-            d_busy, d_total = busy - last[channel][0], total - last[channel][1]
-            if d_total <= 0:
-                continue
-            value = 100.0 * min(max(d_busy / d_total, 0.0), 1.0)
-            samples.append(Sample(t_ns, self.name, channel, value, "%"))
-        return samples
+    def _plan(self) -> ProbePlan:
+        path = str(self.path)
+        names = list(self._stat())
+        lines = [name for name in names if name != STEAL]
+        inputs = [_jiffies(path, line, count) for line in lines for count in ("busy", "total")]
+        if STEAL in names:
+            inputs.append(_jiffies(path, "cpu", "steal"))
+        rates = [
+            Counter(
+                self.name,
+                name,
+                "%",
+                "cpu#steal" if name == STEAL else f"{name}#busy",
+                per=f"{'cpu' if name == STEAL else name}#total",
+                factor=100.0,
+            )
+            for name in names
+        ]
+        return ProbePlan((*inputs, *rates))

@@ -5,7 +5,9 @@ after `max_energy_range_uj`). AMD processors use the same driver and layout.
 
 Since Linux 5.10 `energy_uj` is readable by root only (CVE-2020-8694); the probe then says so.
 Power is the energy difference between two reads over their time difference, stamped at the
-middle of the interval; the first read only sets the baseline.
+middle of the interval; the first read only sets the baseline. The probe is a channel plan
+(probes/channels.py): each zone's `energy_uj` a `Counter` wrapping at its
+`max_energy_range_uj`, so every sampler (a board's runner, a phone's sh loop) runs it as is.
 """
 
 from __future__ import annotations
@@ -22,17 +24,19 @@ from melt.probes.base import (
     read_int,
     read_text,
 )
+from melt.probes.channels import Channel, Counter, Derived, PlannedProbe, ProbePlan, counter_delta
 from melt.probes.registry import register_probe
-from melt.traces.sample import Provenance, Sample
+from melt.traces.sample import Provenance
 
 _ZONE = re.compile(r"intel-rapl:(\d+)(?::(\d+))?$")
 
 
 def energy_delta_uj(previous_uj: int, current_uj: int, max_range_uj: int) -> int:
-    """Energy between two counter reads, across at most one wraparound."""
-    if current_uj >= previous_uj:
-        return current_uj - previous_uj
-    return current_uj + max_range_uj - previous_uj
+    """Energy between two counter reads, across at most one wraparound (as a `Counter` with
+    `wrap=max_range_uj` computes it)."""
+    delta = counter_delta(previous_uj, current_uj, max_range_uj)
+    assert delta is not None  # a counter with a wrap never goes back
+    return int(delta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +48,19 @@ class Domain:
 
 
 @register_probe("rapl")
-class RaplProbe:
+class RaplProbe(PlannedProbe):
     """Channels `power:<zone name>` per top-level domain, `power:<name>@N` per subzone of
     package N, and `power`, the sum of the packages (or of the top-level domains when there
     is no package), in watts."""
 
     name = "rapl"
     policy = ProbePolicy("power", power_rank=30)
+    trees = (("sys/class/powercap", 2),)
 
     def __init__(self, root: SysPath) -> None:
+        self.root = root
         self.base = root / "sys" / "class" / "powercap"
         self._domains: list[Domain] | None = None
-        self._last: tuple[int, dict[str, int]] | None = None
 
     def domains(self) -> list[Domain]:
         if self._domains is None:
@@ -114,23 +119,23 @@ class RaplProbe:
             **self.policy.info_fields(),
         )
 
-    def read(self, t_ns: int) -> list[Sample]:
-        counters = {d.channel: read_int(d.path / "energy_uj") for d in self.domains()}
-        last, self._last = self._last, (t_ns, counters)
-        if last is None:
-            return []
-        t0, before = last
-        dt_s = (t_ns - t0) / 1e9
-        if dt_s <= 0:
-            raise ProbeReadError("RAPL read twice at the same instant")
-        mid = (t0 + t_ns) // 2
-        watts = {
-            d.channel: energy_delta_uj(before[d.channel], counters[d.channel], d.max_range_uj)
-            / 1e6
-            / dt_s
+    def _plan(self) -> ProbePlan:
+        counters = [
+            (
+                Channel(
+                    self.name, f"{d.channel}#energy_uj", str(d.path / "energy_uj"), "µJ", emit=False
+                ),
+                Counter(
+                    self.name,
+                    d.channel,
+                    "W",
+                    f"{d.channel}#energy_uj",
+                    wrap=d.max_range_uj,
+                    factor=1e-6,
+                    stamp="mid",
+                ),
+            )
             for d in self.domains()
-        }
-        samples = [Sample(mid, self.name, ch, w, "W") for ch, w in watts.items()]
-        total = sum(watts[d.channel] for d in self._totalled())
-        samples.append(Sample(mid, self.name, "power", total, "W"))
-        return samples
+        ]
+        total = Derived(self.name, "power", "W", "sum", tuple(d.channel for d in self._totalled()))
+        return ProbePlan(tuple(c for c, _ in counters) + tuple(r for _, r in counters) + (total,))

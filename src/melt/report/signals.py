@@ -271,7 +271,8 @@ def runs_signals_table(rows: list[tuple[int, str, Doc]]) -> Table:
         if has_thermal:
             cells.append(fmt(_timeline_max(sig, "thermal"), 1))
         throttled = [f["rule"] for f in sig.get("throttling") or () if f["throttled"]]
-        cells += [", ".join(throttled) or "no", fmt((sig.get("sampling") or {}).get("achieved_hz"), 2)]
+        achieved_hz = (sig.get("sampling") or {}).get("achieved_hz")
+        cells += [", ".join(throttled) or "no", fmt(achieved_hz, 2)]
         table.add_row(*cells)
     return table
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from melt.devices.adb import AdbDevice
-from melt.devices.android_sampler import SAMPLER_NAME, AndroidSampler, SamplerCpu, parse_line
+from melt.devices.android_sampler import SAMPLER_NAME, AndroidSampler, SamplerCpu, parse_tick
 from melt.devices.base import DeviceError
 from melt.devices.fspath import DevicePath
 from melt.devices.snapshot import SnapshotView
@@ -57,15 +57,21 @@ class PhoneProbe:
         return replace(info, source=f"{source}; timestamps {self.clock}")
 
     def read(self, t_ns: int) -> list[Sample]:
-        plan = self.plan()
-        return plan.samples(t_ns, self.device.read_many(plan.files()))
+        reader = self.probe.reader()  # the probe's own counters, from one cooldown read to the next
+        return reader.samples(t_ns, self.device.read_many(reader.files(t_ns)))
 
 
 def _planned_only(probe: Probe) -> str | None:
-    """Why the phone's sampler cannot run a probe: it executes channel plans only."""
-    if isinstance(probe, PlannedProbe):
-        return None
-    return "not a channel plan (probes/channels.py): the phone's sh sampler runs only those"
+    """Why the phone's sampler cannot run a probe: it executes channel plans only, of files
+    the phone has (not of melt's own process, which does not run there)."""
+    if not isinstance(probe, PlannedProbe):
+        return "not a channel plan (probes/channels.py): the phone's sh sampler runs only those"
+    if probe.reads_own_process:
+        return (
+            "reads melt's own process, which does not run on the phone (the server's memory "
+            "and CPU time are the run's, read by runners/server_host.py)"
+        )
+    return None
 
 
 def detect_phone_probes(device: AdbDevice, configured: Mapping[str, Any]) -> DetectedProbes:
@@ -107,7 +113,10 @@ class PhoneSampler:
         self.rate_hz = rate_hz
         self._sink = sink
         self.plan = sum((p.plan() for p in probes if isinstance(p, PhoneProbe)), ProbePlan())
+        self.reader = self.plan.reader()
         self.samples: list[Sample] = []
+        self._errors: dict[str, int] = {}
+        self._last_error: dict[str, str] = {}
         self._ticks = 0
         self._error: str | None = None
         self._sampler: AndroidSampler | None = None
@@ -131,7 +140,10 @@ class PhoneSampler:
             for line in self._sampler.process.lines():
                 if not line:
                     continue
-                batch = parse_line(line, self.plan)
+                batch, errors = parse_tick(line, self.reader)
+                for probe, message in errors:  # counted as the in-process sampler does
+                    self._errors[probe] = self._errors.get(probe, 0) + 1
+                    self._last_error[probe] = message
                 self._ticks += 1
                 self.samples.extend(batch)
                 self._sink(batch)
@@ -165,5 +177,7 @@ class PhoneSampler:
             samples=len(self.samples),
             cpu_s=cpu.seconds,
             cpu_source=cpu.source,
+            read_errors=dict(self._errors),
+            last_error=dict(self._last_error),
             error=self._error,
         )

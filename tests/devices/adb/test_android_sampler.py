@@ -32,11 +32,13 @@ def test_the_phone_offers_the_battery_thermal_zones_and_cores(device: AdbDevice)
         "cpufreq": [f"cpu{i}" for i in range(8)],
         "devfreq": ["soc:qcom,cpu-llcc-ddr-bw"],
         "kgsl": ["util", "freq", "temp"],
+        "cpu": ["cpu", "steal"] + [f"cpu{i}" for i in range(8)],
     }
     assert _plan(device).files()[0] == "/sys/class/power_supply/battery/voltage_now"
     infos = {p.name: p.info() for p in found.probes}
     assert [(i.unit, str(i.provenance)) for i in infos.values()] == [
         ("W", "measured"),
+        ("%", "measured"),
         ("MHz", "measured"),
         ("MHz", "measured"),
         ("%", "measured"),
@@ -47,8 +49,8 @@ def test_the_phone_offers_the_battery_thermal_zones_and_cores(device: AdbDevice)
         "timestamps on the phone's /proc/timer_list (CLOCK_MONOTONIC)"
     )
     # what the phone's sampler cannot run says why, with no list of names
-    assert "not a channel plan" in found.unavailable["rapl"]
-    assert "not a channel plan" in found.unavailable["memory"]
+    assert "no intel-rapl zones" in found.unavailable["rapl"]
+    assert "melt's own process" in found.unavailable["memory"]
 
 
 def test_sampler_streams_ticks_on_the_device_clock_over_one_shell(

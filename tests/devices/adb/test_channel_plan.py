@@ -13,7 +13,7 @@ from melt.devices.android_sampler import AndroidSampler
 from melt.devices.fspath import SysPath
 from melt.probes import detect, registry
 from melt.probes.base import Availability, ProbeInfo, ProbePolicy
-from melt.probes.channels import Channel, PlannedProbe, ProbePlan
+from melt.probes.channels import Channel, Derived, PlannedProbe, ProbePlan
 from melt.runners.android_probes import detect_phone_probes
 from melt.traces.sample import Provenance, Sample
 
@@ -37,8 +37,10 @@ def _relative(plan: ProbePlan, root: str) -> list[tuple[object, ...]]:
         if isinstance(step, Channel):
             path = "/" + str(Path(step.path).relative_to(root)) if root else step.path
             out.append((step.probe, step.channel, path, step.unit, step.scale, step.parser))
-        else:
+        elif isinstance(step, Derived):
             out.append((step.probe, step.channel, step.unit, step.op, step.inputs, step.args))
+        else:
+            out.append((step.probe, step.channel, step.unit, step.input, step.per, step.wrap))
     return out
 
 
@@ -49,7 +51,7 @@ def test_the_phone_and_the_in_process_sampler_run_one_plan(
     planned = [p for p in here.probes if isinstance(p, PlannedProbe)]
     local_plan = sum((p.plan() for p in planned), ProbePlan())
     phone_plan = _phone_plan(device)
-    assert {p.name for p in planned} == {"battery", "cpufreq", "thermal", "kgsl", "devfreq"}
+    assert {p.name for p in planned} == {"battery", "cpu", "cpufreq", "thermal", "kgsl", "devfreq"}
     assert _relative(phone_plan, "") == _relative(local_plan, str(phone.root))
 
     local = {(s.probe, s.channel): (s.value, s.unit) for p in planned for s in p.read(1)}
