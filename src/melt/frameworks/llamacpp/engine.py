@@ -208,6 +208,9 @@ class LlamaCppEngine(ChatEngine):
         params.type_k = GGML_TYPES[own.cache_type_k]
         params.type_v = GGML_TYPES[own.cache_type_v]
         params.offload_kqv = own.kv_offload
+        # A CPU run computes nothing on a GPU: llama.cpp's default also offloads a large
+        # batch's host-weight matmuls to the device (llama-bench -nopo turns that off).
+        params.op_offload = ComputeAsk.of(own).offload
         params.no_perf = False
         self._ctx = llama.llama_init_from_model(self._model, params)
         if not self._ctx:
