@@ -177,7 +177,7 @@ class LlamaCppEngine(ChatEngine):
         compute = compute_use(
             load_log,
             available,
-            f"llama.cpp's load log and ggml's backend registry (libllama from {lib_dir()})",
+            f"llama.cpp's load log and ggml's backend registry, libllama from {lib_dir()}",
         )
         try:
             refuse_fallback(ask, compute)
