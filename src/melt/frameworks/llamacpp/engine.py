@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import llama_cpp as llama
 
-from melt.compute import ComputeAsk, ComputeUse, refuse_fallback, refuse_no_accelerator
+from melt.compute import (
+    ComputeAsk,
+    ComputeDevice,
+    ComputeUse,
+    refuse_fallback,
+    refuse_no_accelerator,
+)
 from melt.errors import MeltError
 from melt.frameworks.base import FrameworkDefaults
 from melt.frameworks.chat_template import CHATML_TEMPLATE, ChatTemplate
@@ -343,6 +349,11 @@ class LlamaCpp(FrameworkDefaults):
     def system_info(self) -> str:
         init_backend()
         return llama.llama_print_system_info().decode(errors="replace").strip()
+
+    def compute_devices(self) -> tuple[ComputeDevice, ...]:
+        """ggml's backend registry of the libllama this process loaded."""
+        init_backend()
+        return ggml_devices.devices()
 
     def load(self, artifact: Artifact, settings: RunSettings) -> LlamaCppEngine:
         return LlamaCppEngine(artifact, settings)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from melt.compute import ComputeDevice
 from melt.config import RunSettings, SamplingSettings
 from melt.errors import MeltError
 from melt.extras import install_hint
@@ -232,6 +233,11 @@ class OrtGenAI(FrameworkDefaults):
     def system_info(self) -> str:
         import_og()
         return f"{ort_version()}; providers built in: " + ", ".join(d.name for d in available())
+
+    def compute_devices(self) -> tuple[ComputeDevice, ...]:
+        """The execution providers the installed ONNX Runtime build has."""
+        import_og()
+        return available()
 
     def load(self, artifact: Artifact, settings: RunSettings) -> OrtGenAIEngine:
         return OrtGenAIEngine(artifact, settings)
