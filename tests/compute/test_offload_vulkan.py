@@ -15,6 +15,7 @@ import pytest
 from tests.compute.runtime import VISIBLE, Bench, bench, error_lines, vulkan_runtime
 from tests.fixtures.llama_server import free_local_port
 
+from melt.frameworks.llamacpp.engine import LlamaCpp
 from melt.models import Artifact
 
 OFFLOADED = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
@@ -104,17 +105,31 @@ def test_in_process_sweep_0_8_all(runtime: Path, tmp_path: Path) -> None:
     assert logged == [(r["layers_offloaded"], r["layers_total"]) for r in records]
 
 
+# Greedy tokens that must agree before the backends' rounding may part them (see below).
+SHARED_PREFIX_TOKENS = 4
+
+
 @pytest.mark.slow
-def test_in_process_greedy_output_matches_the_cpu_run(runtime: Path, tmp_path: Path) -> None:
-    """Same model, same greedy prompt: the Vulkan run's first tokens are the CPU run's."""
+def test_in_process_greedy_output_matches_the_cpu_run(
+    runtime: Path, tmp_path: Path, bundled: Artifact
+) -> None:
+    """Same model, same greedy prompt: the Vulkan run's first tokens are the CPU run's.
+
+    Not all of them: for a Q4_1 matmul the CPU backend quantizes the activations to q8_1
+    and accumulates in int32/fp32, while the Vulkan shaders dequantize the weights and
+    accumulate in fp16/fp32, so the logits differ in their low bits and greedy decoding
+    parts where two candidates are nearly tied (on this prompt, after "1. Red:")."""
     cpu = bench(tmp_path)
     gpu = in_process(runtime, tmp_path, "--gpu-layers", "all")
     assert cpu.returncode == 0 and gpu.returncode == 0, gpu.stderr[-3000:]
     (cpu_run,), (gpu_run,) = cpu.runs(), gpu.runs()
     assert cpu_run["compute"]["backend"] == "CPU"
     assert gpu_run["compute"]["backend"] == "Vulkan"
-    assert gpu.outputs(gpu_run["id"]) == cpu.outputs(cpu_run["id"])
-    assert cpu.outputs(cpu_run["id"])[0].strip()
+    tokenize = LlamaCpp().tokenizer(bundled)
+    (cpu_text,), (gpu_text,) = cpu.outputs(cpu_run["id"]), gpu.outputs(gpu_run["id"])
+    cpu_tokens, gpu_tokens = tokenize(cpu_text), tokenize(gpu_text)
+    assert len(cpu_tokens) >= SHARED_PREFIX_TOKENS
+    assert gpu_tokens[:SHARED_PREFIX_TOKENS] == cpu_tokens[:SHARED_PREFIX_TOKENS]
 
 
 def test_in_process_hidden_device_is_refused(runtime: Path, tmp_path: Path) -> None:
@@ -129,20 +144,26 @@ def test_in_process_hidden_device_is_refused(runtime: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_server_all_layers_on_lavapipe(runtime: Path, tmp_path: Path, bundled: Artifact) -> None:
-    done = server(runtime, tmp_path, "--gpu-layers", "all")
+def test_server_sweep_0_8_all(runtime: Path, tmp_path: Path, bundled: Artifact) -> None:
+    done = server(runtime, tmp_path, "--gpu-layers", "0,8,all")
     assert done.returncode == 0, done.stderr[-3000:]
-    (run,) = done.runs()
-    assert run["status"] == "completed"
-    record = run["compute"]
-    assert_vulkan_record(record)
-    assert "--list-devices" in record["source"]
+    runs = done.runs()
+    assert [r["status"] for r in runs] == ["completed"] * 3
+    records = [r["compute"] for r in runs]
+    assert [r["layers_offloaded"] for r in records] == [0, 8, records[2]["layers_total"]]
+    assert records[0]["label"] == "CPU"
+    assert_vulkan_record(records[1], layers=8)
+    assert_vulkan_record(records[2])
+    assert all("--list-devices" in r["source"] for r in records)
+    argv = runs[2]["settings"]
+    assert '"--gpu-layers": "all"' in argv and '"--no-op-offload"' in runs[0]["settings"]
     # llama-server's own log at the same offload says the same count
     assert server_logged_offload(runtime / "llama-server", bundled.path) == (
-        record["layers_offloaded"],
-        record["layers_total"],
+        records[2]["layers_offloaded"],
+        records[2]["layers_total"],
     )
-    assert f"compute {record['label']}" in done.stdout
+    for record in records:
+        assert f"compute {record['label']}" in done.stdout
 
 
 def test_server_hidden_device_is_refused(runtime: Path, tmp_path: Path) -> None:
