@@ -194,7 +194,8 @@ def refuse_fallback(ask: ComputeAsk, used: ComputeUse) -> None:
     if not ask.offload:
         return
     if used.accelerator is None or not used.layers_offloaded:
-        said = f" (the engine said: {used.evidence[-1]})" if used.evidence else ""
+        told = [line for line in used.evidence if "offloaded" in line] or list(used.evidence)
+        said = f" (the engine said: {told[-1]})" if told else ""
         raise MeltError(
             f"{ask.flag} asked for offload, but the engine ran on the CPU{said}; "
             f"{_have(used.available)} (drop --gpu-layers, or use a build with a GPU backend "
