@@ -4,7 +4,8 @@ A run's compute backend is part of its identity (llama-bench keys its rows on `b
 `n_gpu_layers` and `gpu_info`), and it is recorded from what the engine itself reports (its
 load log, its backend registry, the execution provider that ran), never from what was asked:
 a Vulkan build asked for `-ngl 99` that finds no Vulkan device runs on the CPU while the flag
-still says 99. `ComputeUse.check` refuses such a run before anything is measured.
+still says 99. `refuse_no_accelerator` (before loading) and `refuse_fallback` (after, on the
+engine's report) refuse such a run before anything is measured.
 
 Standard library only: a device's runner (no pydantic) reports these too. Stored as the run's
 `compute` record (`ComputeUse.record`), read back with `ComputeUse.from_record`.
