@@ -4,7 +4,8 @@ A run's compute backend is part of its identity (llama-bench keys its rows on `b
 `n_gpu_layers` and `gpu_info`), and it is recorded from what the engine itself reports (its
 load log, its backend registry, the execution provider that ran), never from what was asked:
 a Vulkan build asked for `-ngl 99` that finds no Vulkan device runs on the CPU while the flag
-still says 99. `ComputeUse.check` refuses such a run before anything is measured.
+still says 99. `refuse_no_accelerator` (before loading) and `refuse_fallback` (after, on the
+engine's report) refuse such a run before anything is measured.
 
 Standard library only: a device's runner (no pydantic) reports these too. Stored as the run's
 `compute` record (`ComputeUse.record`), read back with `ComputeUse.from_record`.
@@ -12,7 +13,7 @@ Standard library only: a device's runner (no pydantic) reports these too. Stored
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from melt.errors import MeltError
@@ -20,6 +21,8 @@ from melt.errors import MeltError
 # A compute device's kind, as ggml's backend registry types them (ggml_backend_dev_type:
 # CPU, GPU, IGPU, ACCEL) plus "npu" for a vendor's neural processor (QNN, an NNAPI driver).
 KINDS = ("cpu", "gpu", "igpu", "accel", "npu")
+# llama.cpp's `-ngl all`: every layer, whatever the model's count.
+GPU_LAYERS_ALL = "all"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,29 +140,71 @@ class ComputeUse:
 class ComputeAsk:
     """What a run asked of the accelerator, to check against what the engine reports.
 
-    `gpu_layers` is llama.cpp's `-ngl` (None: the framework's default, -1/"all": every
-    layer), `accel_device` the backend device name asked for (`--accel-device Vulkan0`)."""
+    `gpu_layers` is llama.cpp's `-ngl` (0: none, `"all"`: every layer), `accel_device` the
+    backend device name asked for (`--accel-device Vulkan0`), `kv_offload` whether the KV
+    cache may go to the accelerator."""
 
-    gpu_layers: int | None = None
+    gpu_layers: int | str = 0
     accel_device: str | None = None
     kv_offload: bool = True
-    wants: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def of(cls, knobs: Any) -> ComputeAsk:
+        """From llama.cpp's knobs (a settings model, or the runner's plain attributes)."""
+        return cls(
+            gpu_layers=getattr(knobs, "gpu_layers", 0),
+            accel_device=getattr(knobs, "accel_device", None),
+            kv_offload=getattr(knobs, "kv_offload", True),
+        )
 
     @property
     def offload(self) -> bool:
-        return self.gpu_layers is not None and self.gpu_layers != 0
+        return self.gpu_layers not in (0, None)
+
+    @property
+    def flag(self) -> str:
+        return f"--gpu-layers {self.gpu_layers}"
+
+
+def _have(available: tuple[ComputeDevice, ...], backends: tuple[str, ...] = ()) -> str:
+    devices = ", ".join(d.label for d in available) or "none listed"
+    built = f"backends built in: {', '.join(backends)}; " if backends else ""
+    return f"{built}devices: {devices}"
+
+
+def refuse_no_accelerator(
+    ask: ComputeAsk, available: tuple[ComputeDevice, ...], backends: tuple[str, ...] = ()
+) -> None:
+    """Before loading: offload asked of a build with no accelerator device (no GPU backend,
+    or one that sees no device), or of a device it does not have, is a one-line error naming
+    what the build has."""
+    if not ask.offload:
+        return
+    accelerators = [d for d in available if d.kind != "cpu"]
+    if not accelerators:
+        raise MeltError(
+            f"{ask.flag} asked for offload, but this llama.cpp build has no accelerator "
+            f"device here ({_have(available, backends)}); drop --gpu-layers, or use a build "
+            "with a GPU backend and a visible device"
+        )
+    if ask.accel_device and ask.accel_device not in {d.name for d in accelerators}:
+        raise MeltError(
+            f"--accel-device {ask.accel_device} is not a device of this llama.cpp build "
+            f"({_have(available, backends)}); pass one of "
+            f"{', '.join(d.name for d in accelerators)}"
+        )
 
 
 def refuse_fallback(ask: ComputeAsk, used: ComputeUse) -> None:
-    """A one-line error when a run asked for offload and the engine reports none: a CPU run
-    recorded as a GPU one is the wrong record melt must never make."""
+    """After loading: a one-line error when a run asked for offload and the engine reports
+    none: a CPU run recorded as a GPU one is the wrong record melt must never make."""
     if not ask.offload:
         return
-    if used.accelerator is None or used.layers_offloaded == 0:
-        have = ", ".join(d.label for d in used.available) or "CPU only"
-        said = f" (the engine said: {used.evidence[-1]})" if used.evidence else ""
+    if used.accelerator is None or not used.layers_offloaded:
+        told = [line for line in used.evidence if "offloaded" in line] or list(used.evidence)
+        said = f" (the engine said: {told[-1]})" if told else ""
         raise MeltError(
-            f"--gpu-layers {'all' if ask.gpu_layers == -1 else ask.gpu_layers} asked for "
-            f"offload, but the engine ran on the CPU{said}; compute devices it has: {have} "
-            "(drop --gpu-layers, or use a build with a GPU backend and a visible device)"
+            f"{ask.flag} asked for offload, but the engine ran on the CPU{said}; "
+            f"{_have(used.available)} (drop --gpu-layers, or use a build with a GPU backend "
+            "and a visible device)"
         )

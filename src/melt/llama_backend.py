@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ctypes
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 log = logging.getLogger("melt.llama.cpp")
@@ -16,7 +18,7 @@ log = logging.getLogger("melt.llama.cpp")
 # ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5.
 _LOG_ERROR = 4
 
-_state: dict[str, Any] = {"last_error": ""}
+_state: dict[str, Any] = {"last_error": "", "capture": None}
 
 
 def init_backend() -> None:
@@ -27,7 +29,10 @@ def init_backend() -> None:
 
     @llama.llama_log_callback
     def forward(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-        line = text.decode("utf-8", errors="replace").rstrip()
+        decoded = text.decode("utf-8", errors="replace")
+        if _state["capture"] is not None:
+            _state["capture"].append(decoded)
+        line = decoded.rstrip()
         if level == _LOG_ERROR and line:
             _state["last_error"] = line
         log.debug("%s", line)
@@ -35,6 +40,21 @@ def init_backend() -> None:
     _state["callback"] = forward  # keep the ctypes callback alive
     llama.llama_log_set(forward, ctypes.c_void_p(0))
     llama.llama_backend_init()
+
+
+@contextmanager
+def captured_log() -> Iterator[list[str]]:
+    """llama.cpp's log lines (every level) while the block runs, e.g. a model's load report
+    ("offloaded 31/31 layers to GPU"); the list is filled when the block ends."""
+    init_backend()
+    pieces: list[str] = []
+    _state["capture"] = pieces
+    lines: list[str] = []
+    try:
+        yield lines
+    finally:
+        _state["capture"] = None
+        lines.extend("".join(pieces).splitlines())
 
 
 def take_last_error() -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
 
+from melt.compute import ComputeDevice
 from melt.devices.base import Device, DeviceError
 from melt.devices.inventory import (
     ConnectOptions,
@@ -20,6 +22,7 @@ from melt.devices.inventory import (
     load_inventory,
     open_device,
 )
+from melt.errors import MeltError
 from melt.report.console import stdout_console
 from melt.report.units import fmt_bytes
 from melt.values import positive_duration
@@ -97,7 +100,31 @@ def _check_document(device: Device) -> dict[str, Any]:
         doc["deploy"] = runner.deploy_summary()
     finally:
         runner.close()
+    doc["compute"] = compute_devices(device, facts)
     return doc
+
+
+def compute_devices(device: Device, facts: Any) -> dict[str, Any]:
+    """Per framework that can run on the device, the compute devices its build can use
+    there, or why it cannot say (not installed, no binary, not on this transport)."""
+    from melt.frameworks.registry import Kind, declarations
+    from melt.runners.select import make_runner
+
+    found: dict[str, Any] = {}
+    for spec in declarations():
+        if spec.kind is Kind.EXTERNAL_SERVER:
+            continue
+        try:
+            runner = make_runner(device, spec.name, facts)
+            try:
+                listed = runner.compute_devices(spec.name)
+            finally:
+                runner.close()
+        except (MeltError, DeviceError) as exc:
+            found[spec.name] = {"unavailable": str(exc)}
+            continue
+        found[spec.name] = {"devices": [asdict(d) for d in listed]}
+    return found
 
 
 @app.command("check")
@@ -147,6 +174,17 @@ def _print_check(doc: dict[str, Any]) -> None:
         console.print(f"probe    {probe}: {source}", markup=False, highlight=False)
     for probe, why in doc["unavailable"].items():
         console.print(f"no probe {probe}: {why}", markup=False, highlight=False)
+    for framework, listing in doc.get("compute", {}).items():
+        if "unavailable" in listing:
+            line = f"compute  {framework}: unavailable ({listing['unavailable']})"
+            console.print(line, markup=False, highlight=False)
+            continue
+        for d in listing["devices"]:
+            label = ComputeDevice(**d).label
+            memory = d.get("memory_total_bytes")
+            where = f", {fmt_bytes(memory)}" if memory else ""
+            line = f"compute  {framework}: {label} ({d['kind']}, {d['api']}{where})"
+            console.print(line, markup=False, highlight=False)
     for problem in doc["problems"]:
         console.print(f"problem  {problem}", markup=False, highlight=False)
 

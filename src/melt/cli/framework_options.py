@@ -76,13 +76,19 @@ def framework_options(flags: dict[str, Any]) -> FrameworkOptions:
 
 def engine_values(flags: dict[str, Any]) -> dict[str, Any] | None:
     """The knobs the user set, as the settings model's fields (unset ones stay the
-    framework's defaults); a repeatable knob's `KEY=VALUE` items become a mapping."""
+    framework's defaults); a repeatable knob's `KEY=VALUE` items become a mapping, a sweep
+    knob's comma-separated values a list (one cell each)."""
     chosen: dict[str, Any] = {}
     for name, (knob, _) in knobs().items():
         value = flags.get(name)
         if value is None or (knob.repeatable and not value):
             continue
-        chosen[name] = key_values(knob.flag_name, value) if knob.repeatable else value
+        if knob.repeatable:
+            chosen[name] = key_values(knob.flag_name, value)
+        elif knob.sweep:
+            chosen[name] = [part.strip() for part in str(value).split(",") if part.strip()]
+        else:
+            chosen[name] = value
     return chosen or None
 
 

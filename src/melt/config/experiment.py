@@ -97,18 +97,22 @@ def expand(experiment: Experiment, flags: dict[str, str] | None = None) -> list[
     the framework's own settings are checked here (`flags` names them as CLI flags)."""
     refused = settings_model(experiment.framework).shared_not_applied
     given = experiment.model_dump(include=experiment.model_fields_set & refused)
-    engine = engine_settings(experiment.framework, {**experiment.engine, **given}, flags)
+    engines = [
+        engine_settings(experiment.framework, {**values, **given}, flags)
+        for values in engine_sweep(experiment.framework, experiment.engine)
+    ]
     cells = []
     quants: list[str | None] = list(experiment.quants) or [None]
     for model, quant in itertools.product(experiment.models, quants):
         d = defaults_for(model)
         chosen = experiment.sampling.model_dump(exclude_none=True)
         sampling = d.sampling.model_copy(update=chosen)
-        for threads, ctx, batch, max_new in itertools.product(
+        for threads, ctx, batch, max_new, engine in itertools.product(
             experiment.threads or [default_threads()],
             experiment.ctx or [d.ctx],
             experiment.batch,
             experiment.max_new_tokens or [d.max_new_tokens],
+            engines,
         ):
             settings = RunSettings(
                 threads=threads,
@@ -120,6 +124,19 @@ def expand(experiment: Experiment, flags: dict[str, str] | None = None) -> list[
             )
             cells.append(Cell(model, quant, settings))
     return cells
+
+
+def engine_sweep(framework: str, engine: dict[str, Any]) -> list[dict[str, Any]]:
+    """The framework's settings of each cell: a sweep knob given a list (`--gpu-layers
+    0,16,all`, or a YAML list) contributes one value per cell, in the order given."""
+    swept = {k.name for k in declaration(framework).knobs if k.sweep}
+    axes = [
+        [(key, item) for item in value]
+        if key in swept and isinstance(value, list)
+        else [(key, value)]
+        for key, value in engine.items()
+    ]
+    return [dict(combo) for combo in itertools.product(*axes)] or [{}]
 
 
 def describe_error(exc: ValidationError, where: str, flags: dict[str, str] | None = None) -> str:

@@ -141,6 +141,7 @@ def run_row(
             **ctx.run_settings,
             **({} if spec.key is None else {"run_key": spec.key}),
         },
+        "compute": None if load.compute is None else load.compute.record(),
         "load_time_s": load.load_time_s,
         "model_bytes": load.model_bytes,
         "model_rss_bytes": load.model_rss_bytes,

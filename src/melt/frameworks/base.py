@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from melt.compute import ComputeDevice
 from melt.errors import MeltError
 from melt.traces import LoadTrace, TurnTrace
 
@@ -122,6 +123,18 @@ class FrameworkDefaults:
 
     def prompt_counter(self, artifact: Artifact) -> PromptCounter | None:
         return None
+
+
+def compute_devices(framework: Framework) -> tuple[ComputeDevice, ...]:
+    """The compute devices the framework's build can use on its device (an optional method,
+    `compute_devices`, of the frameworks that can tell: llama.cpp's backend registry,
+    llama-server's `--list-devices`, ONNX Runtime's execution providers)."""
+    listing = getattr(framework, "compute_devices", None)
+    if listing is None:
+        raise MeltError(
+            f"{framework.name} cannot list compute devices (melt does not start its server)"
+        )
+    return tuple(listing())
 
 
 def get_framework(name: str, options: FrameworkOptions | None = None) -> Framework:

@@ -52,7 +52,8 @@ class Knob:
     `--name/--no-name` pair); a `repeatable` knob is list-valued: its flag is given once per
     `KEY=VALUE` item and the items form a mapping (`--provider-option a=1 --provider-option
     b=2`). `flag` is the flag's name when it is not the field's (`--provider-option` for
-    `provider_options`).
+    `provider_options`). A `sweep` knob takes a comma-separated list (`--gpu-layers 0,16,all`)
+    and each value is a cell of the experiment's cartesian product, as `--threads 1,2` is.
     """
 
     name: str
@@ -60,6 +61,7 @@ class Knob:
     type: type = str
     repeatable: bool = False
     flag: str | None = None
+    sweep: bool = False
 
     @property
     def flag_name(self) -> str:

@@ -45,6 +45,15 @@ def device_line(run: Run) -> str:
     )
 
 
+def compute_line(run: Run) -> str | None:
+    """`compute <backend label> (<where the engine said it>)`, for a run that recorded it."""
+    record = run.get("compute")
+    if not record:
+        return None
+    source = f" ({record['source']})" if record.get("source") else ""
+    return f"compute {record['label']}{source}"
+
+
 def workload_line(run: Run, runs_per_cell: int) -> str:
     settings = run.get("settings") or {}
     turns = settings.get("workload_turns")
@@ -85,6 +94,7 @@ def header_parts(runs: Sequence[Run], cells: int, runs_per_cell: int) -> list[An
     """One line per distinct device, framework and compute backend, one per workload; for
     one cell, its artifact and settings too."""
     lines = list(dict.fromkeys(device_line(r) for r in runs))
+    lines += dict.fromkeys(line for line in map(compute_line, runs) if line)
     lines += dict.fromkeys(workload_line(r, runs_per_cell) for r in runs)
     parts: list[Any] = [Text("\n".join(lines))]
     if cells == 1:

@@ -127,6 +127,14 @@ class Agent:
         framework = get_framework(r["framework"])
         return {"version": framework.version(), "system_info": framework.system_info()}
 
+    def cmd_compute_devices(self, r: dict[str, Any]) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        from melt.frameworks.base import compute_devices, get_framework
+
+        devices = compute_devices(get_framework(r["framework"]))
+        return {"devices": [asdict(d) for d in devices]}
+
     def cmd_load(self, r: dict[str, Any]) -> dict[str, Any]:
         from melt.frameworks.base import get_framework
 

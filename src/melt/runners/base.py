@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from melt.compute import ComputeDevice
 from melt.devices.base import Device
 from melt.probes.base import Probe
 from melt.probes.sampler import SamplerStats
@@ -72,6 +73,10 @@ class Runner(Protocol):
         ...
 
     def load(self, framework: str, artifact: Artifact, settings: RunSettings) -> Engine: ...
+
+    def compute_devices(self, framework: str) -> tuple[ComputeDevice, ...]:
+        """The compute devices the framework's build can use on the device."""
+        ...
 
     def engine_pid(self) -> int | None:
         """The device pid of the process running the engine (for VmHWM and CPU time); None

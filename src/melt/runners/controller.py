@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from melt.compute import ComputeDevice
 from melt.devices.base import ClockOffset, Device, DeviceError
 from melt.frameworks.base import FrameworkOptions
 from melt.probes.base import Probe
@@ -184,6 +185,11 @@ class ControllerRunner:
     def framework_info(self, framework: str) -> tuple[str, str]:
         fw = self._framework(framework)
         return fw.version(), fw.system_info()
+
+    def compute_devices(self, framework: str) -> tuple[ComputeDevice, ...]:
+        from melt.frameworks.base import compute_devices
+
+        return compute_devices(self._framework(framework))
 
     def load(self, framework: str, artifact: Artifact, settings: RunSettings) -> Engine:
         engine = self._framework(framework).load(artifact, settings)

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from melt.compute import ComputeDevice
 from melt.devices.local import LocalDevice
 from melt.frameworks.base import FrameworkOptions
 from melt.probes import detect
@@ -31,6 +32,12 @@ class InProcessRunner:
 
         fw = get_framework(framework, self._options)
         return fw.version(), fw.system_info()
+
+    def compute_devices(self, framework: str) -> tuple[ComputeDevice, ...]:
+        from melt.frameworks import get_framework
+        from melt.frameworks.base import compute_devices
+
+        return compute_devices(get_framework(framework, self._options))
 
     def load(self, framework: str, artifact: Artifact, settings: RunSettings) -> Engine:
         from melt.frameworks import get_framework

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from melt.compute import ComputeDevice
 from melt.devices.base import Device, DeviceError, DeviceProcess
 from melt.devices.deploy import Deployed, ensure_model, ensure_runner
 from melt.errors import MeltError
@@ -270,6 +271,10 @@ class AgentRunner:
     def framework_info(self, framework: str) -> tuple[str, str]:
         reply = self.client.call("framework", framework=framework)
         return reply["version"], reply["system_info"]
+
+    def compute_devices(self, framework: str) -> tuple[ComputeDevice, ...]:
+        reply = self.client.call("compute_devices", framework=framework)
+        return tuple(ComputeDevice(**d) for d in reply["devices"])
 
     def load(self, framework: str, artifact: Artifact, settings: RunSettings) -> RemoteEngine:
         deployed = self._models.get(artifact.sha256)

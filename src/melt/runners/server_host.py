@@ -88,6 +88,9 @@ class DeviceServerHost:
     def free_port(self) -> int:
         return free_port(self.device)
 
+    def workdir(self) -> str:
+        return self.device.workdir()
+
     def forward(self, port: int) -> int:
         return self.device.forward(port)
 

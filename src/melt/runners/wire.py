@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from melt.compute import ComputeUse
 from melt.probes.base import ProbeInfo
 from melt.probes.sampler import SamplerStats
 from melt.traces.sample import Provenance, Sample
@@ -31,11 +32,13 @@ def trace_from_wire(data: dict[str, Any]) -> TurnTrace:
 
 
 def load_to_wire(load: LoadTrace) -> dict[str, Any]:
-    return dataclasses.asdict(load)
+    out = dataclasses.asdict(load)
+    out["compute"] = None if load.compute is None else load.compute.record()
+    return out
 
 
 def load_from_wire(data: dict[str, Any]) -> LoadTrace:
-    return LoadTrace(**data)
+    return LoadTrace(**{**data, "compute": ComputeUse.from_record(data.get("compute"))})
 
 
 def samples_to_wire(samples: list[Sample]) -> list[list[Any]]:

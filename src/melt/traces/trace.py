@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from melt.compute import ComputeUse
+
 # Why a turn ended, the same words for every framework.
 STOP_EOG = "eog"  # the model produced an end-of-generation token
 STOP_LENGTH = "max_new_tokens"  # the reply budget was used up
@@ -82,6 +84,8 @@ class LoadTrace:
     before melt saw it, and a server's memory is another process's (read from its
     `/proc/<pid>` by the session, not here). `engine_settings` are the settings the engine
     applied as it applied them (a server's command-line flags), stored with the run.
+    `compute` is where the model ran, from the engine's own report (None: the framework
+    cannot tell, e.g. a server melt did not start).
     """
 
     load_ns: int | None
@@ -92,6 +96,7 @@ class LoadTrace:
     context_tokens: int | None
     system_info: str = ""
     engine_settings: dict[str, Any] = field(default_factory=dict)
+    compute: ComputeUse | None = None
 
     @property
     def load_time_s(self) -> float | None:

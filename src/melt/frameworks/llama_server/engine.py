@@ -12,8 +12,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from melt.compute import ComputeAsk, refuse_fallback, refuse_no_accelerator
 from melt.config import RunSettings
+from melt.errors import MeltError
 from melt.frameworks.history import Message
+from melt.frameworks.llama_server.devices import list_devices, load_report
 from melt.frameworks.llama_server.flags import server_argv, server_flags
 from melt.frameworks.llama_server.host import ServerHost
 from melt.frameworks.llama_server.process import ServerProcess, start_server
@@ -68,11 +71,24 @@ class LlamaServerEngine(OpenAIHttpEngine):
 def launch(
     host: ServerHost, binary: str, model_path: str, settings: RunSettings, model_bytes: int
 ) -> LlamaServerEngine:
-    """A llama-server for this run on the device, ready, with its engine."""
-    server, client, ready_ns = start_server(
-        host, lambda port: server_argv(binary, model_path, port, settings)
-    )
+    """A llama-server for this run on the device, ready, with its engine. Offload asked of
+    a build without a device is refused before the server starts; one the server did not
+    do (its load report says so) before anything is measured."""
+    ask = ComputeAsk.of(settings.engine)
+    available = list_devices(host, binary)
+    refuse_no_accelerator(ask, available)
+    logs = f"{host.workdir()}/llama-server"
+
+    def argv(port: int) -> list[str]:
+        return server_argv(binary, model_path, port, settings, f"{logs}-{port}.log")
+
+    server, client, ready_ns = start_server(host, argv)
     try:
+        compute = load_report(host, f"{logs}-{server.port}.log", available)
+        try:
+            refuse_fallback(ask, compute)
+        except MeltError as exc:
+            raise MeltError(f"llama-server: {exc}") from None
         ticks_per_s, ticks_source = host.clock_ticks_per_s()
         info = identify(client)
         model = choose_model(info, None, client.endpoint.url)
@@ -91,6 +107,7 @@ def launch(
                 f"the device before and after each turn, in 1/{ticks_per_s} s ticks "
                 f"({ticks_source})",
             },
+            compute=compute,
         )
         return LlamaServerEngine(server, client, info, model, settings, load, ticks_per_s)
     except BaseException:

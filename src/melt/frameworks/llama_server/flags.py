@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from melt.compute import ComputeAsk
 from melt.config import RunSettings
+
+# llama.cpp's log verbosity at which it says where the model went ("offloaded 31/31 layers
+# to GPU", the model and KV buffers); the default level hides those lines.
+LOAD_REPORT_VERBOSITY = "4"
 
 
 def server_flags(settings: RunSettings) -> dict[str, str]:
@@ -10,10 +15,15 @@ def server_flags(settings: RunSettings) -> dict[str, str]:
     the run). One slot and no memory fitting, so the context is what `--ctx` says;
     llama.cpp's knobs (flash attention, KV-cache types, affinity, poll, mmap) from the run's
     engine settings, defaults written out so the record says them; the prompt cache in host
-    RAM is off (one conversation at a time)."""
+    RAM is off (one conversation at a time). Offload as llama.cpp names it: `--gpu-layers`
+    (0 by default: the CPU, with host-tensor op offload off too, so a GPU build's CPU run
+    computes nothing on the GPU), `--split-mode`, `--main-gpu`, `--device`, and
+    `--kv-offload`/`--no-kv-offload`. An empty value is a flag given alone."""
     s = settings.sampling
     knobs = settings.engine
+    ask = ComputeAsk.of(knobs)
     affinity = {"--cpu-mask": knobs.cpu_mask} if knobs.cpu_mask else {}
+    device = {"--device": knobs.accel_device} if knobs.accel_device else {}
     return {
         "--threads": str(settings.threads),
         "--threads-batch": str(settings.threads),
@@ -30,6 +40,12 @@ def server_flags(settings: RunSettings) -> dict[str, str]:
         "--poll": str(knobs.poll),
         "--load-mode": "mmap" if knobs.mmap else "none",
         "--cache-ram": "0",
+        "--gpu-layers": str(knobs.gpu_layers),
+        "--split-mode": knobs.split_mode,
+        "--main-gpu": str(knobs.main_gpu),
+        **device,
+        "--kv-offload" if knobs.kv_offload else "--no-kv-offload": "",
+        "--op-offload" if ask.offload else "--no-op-offload": "",
         "--seed": str(s.seed),
         "--temp": str(s.temperature),
         "--top-k": str(s.top_k),
@@ -41,8 +57,14 @@ def server_flags(settings: RunSettings) -> dict[str, str]:
     }
 
 
-def server_argv(binary: str, model: str, port: int, settings: RunSettings) -> list[str]:
+def server_argv(
+    binary: str, model: str, port: int, settings: RunSettings, log_file: str | None = None
+) -> list[str]:
+    """The command line; with `log_file`, llama.cpp's load report is written there too (at
+    the verbosity that has it) for the run's `ComputeUse`."""
     argv = [binary, "--model", model, "--host", "127.0.0.1", "--port", str(port)]
     for flag, value in server_flags(settings).items():
-        argv += [flag, value]
+        argv += [flag, value] if value else [flag]
+    if log_file is not None:
+        argv += ["--log-verbosity", LOAD_REPORT_VERBOSITY, "--log-file", log_file]
     return [*argv, "--no-webui", "--slots"]

@@ -13,9 +13,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from melt.compute import ComputeDevice
 from melt.config import RunSettings
 from melt.errors import MeltError
 from melt.frameworks.base import FrameworkDefaults, FrameworkOptions
+from melt.frameworks.llama_server.devices import list_devices
 from melt.frameworks.llama_server.engine import LlamaServerEngine, launch
 from melt.frameworks.llama_server.host import Placed, ServerHost
 from melt.frameworks.llama_server.process import last_lines
@@ -116,6 +118,10 @@ class LlamaServer(FrameworkDefaults):
 
     def system_info(self) -> str:
         return self._version_text()
+
+    def compute_devices(self) -> tuple[ComputeDevice, ...]:
+        """`llama-server --list-devices` on the device."""
+        return list_devices(self.host, self.binary())
 
     def load(self, artifact: Artifact, settings: RunSettings) -> LlamaServerEngine:
         binary = self.binary()

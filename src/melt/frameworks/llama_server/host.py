@@ -65,6 +65,10 @@ class ServerHost(Protocol):
         """A TCP port nothing on the device is bound to."""
         ...
 
+    def workdir(self) -> str:
+        """A directory melt may write to on the device (created on first use)."""
+        ...
+
     def forward(self, port: int) -> int:
         """The controller's port that reaches `port` on the device's loopback."""
         ...

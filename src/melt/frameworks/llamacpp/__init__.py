@@ -12,6 +12,16 @@ KNOBS = (
     Knob("cpu_strict", "pin one thread per mask CPU.", bool),
     Knob("mmap", "memory-map weights.", bool),
     Knob("poll", "threadpool busy-wait level 0-100 (50).", int),
+    Knob(
+        "gpu_layers",
+        "layers to offload to the accelerator, N or all (llama-bench -ngl; default 0: CPU); "
+        "a list such as 0,16,all sweeps.",
+        sweep=True,
+    ),
+    Knob("split_mode", "how to split the model across GPUs: none, layer or row."),
+    Knob("main_gpu", "the GPU index for split mode none (llama.cpp --main-gpu).", int),
+    Knob("accel_device", "the backend device to offload to, e.g. Vulkan0 (llama.cpp --device)."),
+    Knob("kv_offload", "keep the KV cache on the accelerator (--no-kv-offload: on the CPU).", bool),
 )
 FRAMEWORK = Declaration(
     name="llama.cpp",

@@ -16,12 +16,22 @@ from typing import TYPE_CHECKING, Any
 
 import llama_cpp as llama
 
+from melt.compute import (
+    ComputeAsk,
+    ComputeDevice,
+    ComputeUse,
+    refuse_fallback,
+    refuse_no_accelerator,
+)
 from melt.errors import MeltError
 from melt.frameworks.base import FrameworkDefaults
 from melt.frameworks.chat_template import CHATML_TEMPLATE, ChatTemplate
 from melt.frameworks.common import ChatEngine, Generation, generate, rss_bytes
-from melt.frameworks.llamacpp.threadpool import Threadpool
-from melt.llama_backend import init_backend
+from melt.frameworks.llamacpp import ggml_devices
+from melt.frameworks.llamacpp.ggml_devices import Offload
+from melt.frameworks.llamacpp.load_log import compute_use
+from melt.frameworks.llamacpp.threadpool import Threadpool, lib_dir
+from melt.llama_backend import captured_log, init_backend
 from melt.traces import EngineTimers, LoadTrace
 
 if TYPE_CHECKING:  # settings and artifacts arrive as plain attributes on a device's runner
@@ -51,11 +61,18 @@ GGML_TYPES = {
 }
 
 
-def load_model(artifact: Artifact, *, vocab_only: bool, mmap: bool = True) -> Any:
+def load_model(
+    artifact: Artifact, *, vocab_only: bool, mmap: bool = True, offload: Offload | None = None
+) -> Any:
+    """The model, on the CPU unless `offload` says otherwise (llama.cpp's own default
+    offloads every layer a GPU backend can take)."""
     init_backend()
     params = llama.llama_model_default_params()
     params.vocab_only = vocab_only
     params.use_mmap = mmap
+    params.n_gpu_layers = 0
+    if offload is not None:
+        offload.apply(params)
     model = llama.llama_model_load_from_file(str(artifact.path).encode(), params)
     if not model:
         raise MeltError(
@@ -155,9 +172,38 @@ class LlamaCppEngine(ChatEngine):
     def __init__(self, artifact: Artifact, settings: RunSettings) -> None:
         self.settings = settings
         own = own_settings(settings)
+        ask = ComputeAsk.of(own)
+        init_backend()
+        available = ggml_devices.devices()
+        refuse_no_accelerator(ask, available, ggml_devices.backends())
         rss_before = rss_bytes()
         start = time.monotonic_ns()
-        self._model = load_model(artifact, vocab_only=False, mmap=own.mmap)
+        with captured_log() as load_log:
+            self._load(artifact, settings, own)
+        compute = compute_use(
+            load_log,
+            available,
+            f"llama.cpp's load log and ggml's backend registry, libllama from {lib_dir()}",
+        )
+        try:
+            refuse_fallback(ask, compute)
+        except MeltError:
+            self.close()
+            raise
+        self._threadpool = Threadpool(
+            self._ctx,
+            settings.threads,
+            cpu_mask=own.cpu_mask,
+            strict=own.cpu_strict,
+            poll=own.poll,
+        )
+        load_ns = time.monotonic_ns() - start
+        self._finish_load(settings, load_ns, rss_before, compute)
+
+    def _load(self, artifact: Artifact, settings: RunSettings, own: LlamaCppSettings) -> None:
+        """The model and its context, as the run's knobs say (llama.cpp logs where the
+        weights and the KV cache went meanwhile)."""
+        self._model = load_model(artifact, vocab_only=False, mmap=own.mmap, offload=Offload(own))
         params = llama.llama_context_default_params()
         params.n_ctx = settings.ctx
         params.n_batch = settings.batch
@@ -167,6 +213,10 @@ class LlamaCppEngine(ChatEngine):
         params.flash_attn_type = FLASH_ATTN[own.flash_attn]
         params.type_k = GGML_TYPES[own.cache_type_k]
         params.type_v = GGML_TYPES[own.cache_type_v]
+        params.offload_kqv = own.kv_offload
+        # A CPU run computes nothing on a GPU: llama.cpp's default also offloads a large
+        # batch's host-weight matmuls to the device (llama-bench -nopo turns that off).
+        params.op_offload = ComputeAsk.of(own).offload
         params.no_perf = False
         self._ctx = llama.llama_init_from_model(self._model, params)
         if not self._ctx:
@@ -176,14 +226,10 @@ class LlamaCppEngine(ChatEngine):
                 f"{own.cache_type_k}/{own.cache_type_v} and flash attention {own.flash_attn} "
                 "(lower --ctx or free memory; a quantized V cache needs --flash-attn on)"
             )
-        self._threadpool = Threadpool(
-            self._ctx,
-            settings.threads,
-            cpu_mask=own.cpu_mask,
-            strict=own.cpu_strict,
-            poll=own.poll,
-        )
-        load_ns = time.monotonic_ns() - start
+
+    def _finish_load(
+        self, settings: RunSettings, load_ns: int, rss_before: int, compute: ComputeUse
+    ) -> None:
         self._vocab = Vocab(self._model)
         self._template = self._vocab.chat_template()
         self._sampler = _sampler_chain(
@@ -202,6 +248,7 @@ class LlamaCppEngine(ChatEngine):
             rss_after_bytes=rss_bytes(),
             context_tokens=int(llama.llama_n_ctx(self._ctx)),
             system_info=llama.llama_print_system_info().decode(errors="replace"),
+            compute=compute,
         )
 
     def tokenize(self, text: str) -> list[int]:
@@ -302,6 +349,11 @@ class LlamaCpp(FrameworkDefaults):
     def system_info(self) -> str:
         init_backend()
         return llama.llama_print_system_info().decode(errors="replace").strip()
+
+    def compute_devices(self) -> tuple[ComputeDevice, ...]:
+        """ggml's backend registry of the libllama this process loaded."""
+        init_backend()
+        return ggml_devices.devices()
 
     def load(self, artifact: Artifact, settings: RunSettings) -> LlamaCppEngine:
         return LlamaCppEngine(artifact, settings)

@@ -32,6 +32,12 @@ class ThreadpoolParams(ctypes.Structure):
     )
 
 
+def lib_dir() -> Path:
+    """The directory libllama was loaded from: llama-cpp-python's `lib/`, or the one its
+    `LLAMA_CPP_LIB_PATH` override names (a llama.cpp built as shared libraries)."""
+    return Path(llama.llama_cpp._base_path)
+
+
 def loaded_library(folder: Path, stem: str) -> Any:
     """The copy of `stem` (e.g. `libggml-cpu`) that libllama already loaded.
 
@@ -51,7 +57,7 @@ def loaded_library(folder: Path, stem: str) -> Any:
 
 
 def _libraries() -> tuple[Any, Any, Any]:
-    folder = Path(llama.__file__).parent / "lib"
+    folder = lib_dir()
     lib = llama.llama_cpp._lib  # loads libllama and, through it, the ggml it links
     base = loaded_library(folder, "libggml-base")
     cpu = loaded_library(folder, "libggml-cpu")

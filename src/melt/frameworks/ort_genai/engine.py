@@ -26,12 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from melt.compute import ComputeDevice
 from melt.config import RunSettings, SamplingSettings
 from melt.errors import MeltError
 from melt.extras import install_hint
 from melt.frameworks.base import FrameworkDefaults
 from melt.frameworks.chat_template import CHATML_TEMPLATE, ChatTemplate
 from melt.frameworks.common import ChatEngine, Generation, generate, rss_bytes
+from melt.frameworks.ort_genai.providers import available, check_provider, compute_use
 from melt.frameworks.ort_genai.settings import OrtGenAISettings
 from melt.models import Artifact, resolve_model
 from melt.models.hf import is_hf_dir
@@ -46,8 +48,6 @@ from melt.traces import LoadTrace
 
 NAME = "onnxruntime-genai"
 TEMPLATE_FILE = "chat_template.jinja"
-# ONNX Runtime GenAI's names of its execution providers (`Config.append_provider`).
-PROVIDERS = ("cpu", "cuda", "dml", "qnn", "openvino", "webgpu", "xnnpack", "nvtensorrtrtx")
 
 
 def import_og() -> Any:
@@ -65,15 +65,11 @@ def ort_version() -> str:
 def load_config(folder: Path, threads: int, engine: OrtGenAISettings) -> Any:
     """An `og.Config` for the folder with the thread count and the execution provider."""
     og = import_og()
+    check_provider(engine.provider)
     validate_ort_folder(folder)
     config = og.Config(str(folder))
     session = {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
     config.overlay(json.dumps({"model": {"decoder": {"session_options": session}}}))
-    if engine.provider not in PROVIDERS:
-        raise MeltError(
-            f"--provider: unknown execution provider '{engine.provider}' "
-            f"(ONNX Runtime GenAI knows: {', '.join(PROVIDERS)})"
-        )
     if engine.provider != "cpu":
         config.clear_providers()
         config.append_provider(engine.provider)
@@ -153,6 +149,7 @@ class OrtGenAIEngine(ChatEngine):
             rss_after_bytes=rss_bytes(),
             context_tokens=self.n_ctx,
             system_info=system_info(engine, settings),
+            compute=compute_use(check_provider(engine.provider)),
         )
 
     def tokenize(self, text: str) -> list[int]:
@@ -234,10 +231,13 @@ class OrtGenAI(FrameworkDefaults):
         return ort_version()
 
     def system_info(self) -> str:
-        og = import_og()
-        return f"{ort_version()}; providers built in: cpu" + (
-            "" if not og.is_cuda_available() else ", cuda"
-        )
+        import_og()
+        return f"{ort_version()}; providers built in: " + ", ".join(d.name for d in available())
+
+    def compute_devices(self) -> tuple[ComputeDevice, ...]:
+        """The execution providers the installed ONNX Runtime build has."""
+        import_og()
+        return available()
 
     def load(self, artifact: Artifact, settings: RunSettings) -> OrtGenAIEngine:
         return OrtGenAIEngine(artifact, settings)
