@@ -3,10 +3,11 @@
 On one Vulkan device (lavapipe here: a CPU emulation of a GPU, so the absolute rates mean
 nothing; the ratio is what melt costs), alternate, several rounds (order swapped each round):
 
-* `melt bench --framework llama-server --gpu-layers all` on a one-turn workload (greedy,
-  no warm-up turn stored), and
-* the same build's `llama-bench -ngl 99` at matched settings: `-p` the prompt tokens melt's
-  engine evaluated, `-n` the tokens it generated, same threads, batch and KV types, `-r 1`.
+* `melt bench --framework llama-server --gpu-layers all` (greedy, one warm-up turn), whose
+  measured turn on PROMPT is read from the store, and
+* the same build's `llama-bench -ngl 99` at that turn's shape: `-p` the prompt tokens melt's
+  engine evaluated, `-d` those it found in the server's cache, `-n` the tokens it generated,
+  same threads, `-r 1` (its counts checked against what it was asked).
 
 and print the decode and prefill ratios melt/llama-bench, min/median/max over rounds
 (target: median decode ratio ≥ 0.97). Then one table from one run:
@@ -35,6 +36,7 @@ from typing import Any
 from melt.models import resolve_model
 from melt.store import open_store
 
+WARMUP = "Name three colours of the rainbow."
 PROMPT = (
     "Explain step by step, at length, how a bicycle gear system works, why the ratios "
     "matter on hills, and how to keep the chain and cassette clean."
@@ -42,10 +44,12 @@ PROMPT = (
 
 
 def melt_bench(tools: Path, store: Path, gpu_layers: str, args: argparse.Namespace) -> list[dict]:
-    """One `melt bench` over llama-server; the experiment's cells from its --json output,
-    each with the stored compute record of its run."""
-    workload = store / "one-turn.json"
-    workload.write_text(json.dumps([[PROMPT]]))
+    """One `melt bench` over llama-server; per run (one per --gpu-layers value), the measured
+    turn on PROMPT as stored (its conversation is the second: the first, WARMUP, is the
+    warm-up turn and a measured turn that finds its prompt in the server's cache) with the
+    run's stored compute record."""
+    workload = store / "workload.json"
+    workload.write_text(json.dumps([[WARMUP], [PROMPT]]))
     argv = [
         sys.executable, "-m", "melt", "bench", "--framework", "llama-server",
         "--server-binary", str(tools / "llama-server"), "--model", args.model,
@@ -56,36 +60,40 @@ def melt_bench(tools: Path, store: Path, gpu_layers: str, args: argparse.Namespa
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"melt bench failed ({done.returncode}): {done.stderr.strip()}")
-    report = json.loads(done.stdout)
-    runs = open_store(str(store), create=False).runs_of_experiment(report["experiment_id"])
-    compute = {r["id"]: r.get("compute") for r in runs}
-    cells = report["cells"]
-    for cell, run in zip(cells, sorted(compute), strict=True):
-        cell["compute"] = compute[run]
-    return cells
+    db = open_store(str(store), create=False)
+    out = []
+    for run in db.runs_of_experiment(json.loads(done.stdout)["experiment_id"]):
+        (turn,) = [
+            t for t in db.turns(run["id"]) if not t["warmup"] and t["conversation_index"] == 1
+        ]
+        out.append({"run": run, "turn": turn})
+    return out
 
 
-def median(cell: dict, key: str) -> float:
-    return float(cell["aggregates"][key]["median"])
-
-
-def llama_bench(
-    tools: Path, model: Path, n_prompt: int, n_gen: int, args: argparse.Namespace
-) -> dict:
+def llama_bench(tools: Path, model: Path, turn: dict, args: argparse.Namespace) -> dict:
+    """llama-bench -ngl 99 at the measured turn's shape: `-p` the prompt tokens melt's engine
+    evaluated, `-d` those it found in the cache, `-n` the tokens it generated."""
+    n_prompt, n_depth = turn["prompt_tokens_evaluated"], turn["prompt_tokens_reused"]
+    n_gen = turn["generated_tokens"]
     argv = [
         str(tools / "llama-bench"), "-m", str(model), "-ngl", "99", "-t", str(args.threads),
-        "-p", str(n_prompt), "-n", str(n_gen), "-r", "1", "-o", "json",
+        "-p", str(n_prompt), "-n", str(n_gen), "-d", str(n_depth), "-r", "1", "-o", "json",
     ]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, check=True)
     rows = json.loads(done.stdout)
     by_kind = {("pp" if r["n_gen"] == 0 else "tg"): r for r in rows}
     for kind, asked in (("pp", n_prompt), ("tg", n_gen)):
-        got = by_kind[kind]["n_prompt" if kind == "pp" else "n_gen"]
-        if got != asked:  # never take the tool's count unchecked
-            raise SystemExit(f"llama-bench ran {kind} {got}, asked {asked}")
+        row = by_kind[kind]
+        got = row["n_prompt" if kind == "pp" else "n_gen"]
+        if got != asked or row["n_depth"] != n_depth:  # never take the tool's count unchecked
+            raise SystemExit(f"llama-bench ran {kind} {got} @ d{row['n_depth']}, asked {asked}")
     if not by_kind["tg"].get("gpu_info"):
         raise SystemExit("llama-bench reports no GPU (set GGML_VK_VISIBLE_DEVICES=0 for lavapipe)")
-    return {k: float(v["avg_ts"]) for k, v in by_kind.items()} | {"gpu": by_kind["tg"]["gpu_info"]}
+    shape = f"pp{n_prompt}/tg{n_gen} @ d{n_depth}"
+    return {k: float(v["avg_ts"]) for k, v in by_kind.items()} | {
+        "gpu": by_kind["tg"]["gpu_info"],
+        "shape": shape,
+    }
 
 
 def spread(values: Sequence[float]) -> str:
@@ -106,7 +114,7 @@ def main() -> None:
     model = resolve_model(args.model).path
     decode: list[float] = []
     prefill: list[float] = []
-    last_cell: dict = {}
+    last_turn: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             store = Path(tmp) / f"round{r}"
@@ -116,23 +124,19 @@ def main() -> None:
             for who in order:
                 if who == "melt":
                     (seen["melt"],) = melt_bench(args.tools, store, "all", args)
+                    last_turn = seen["melt"]["turn"]
                 else:
-                    # llama-bench is told what melt's engine evaluated and generated: the
-                    # previous round's counts (the first round runs melt first)
-                    cell = seen.get("melt", last_cell)
-                    aggregates = cell["aggregates"]
-                    n_prompt = int(aggregates["prompt_tokens_evaluated"] / aggregates["turns"])
-                    n_gen = int(aggregates["generated_tokens"] / aggregates["turns"])
-                    seen["llama-bench"] = llama_bench(args.tools, model, n_prompt, n_gen, args)
-            last_cell = seen["melt"]
-            m, b = seen["melt"], seen["llama-bench"]
-            decode.append(median(m, "decode_tok_per_s") / b["tg"])
-            prefill.append(median(m, "prefill_tok_per_s") / b["pp"])
+                    # told the shape of melt's measured turn: this round's when melt ran
+                    # first, else the previous round's (the same prompt, so the same shape)
+                    seen["llama-bench"] = llama_bench(args.tools, model, last_turn, args)
+            turn, bench = seen["melt"]["turn"], seen["llama-bench"]
+            decode.append(turn["decode_tok_per_s"] / bench["tg"])
+            prefill.append(turn["prefill_tok_per_s"] / bench["pp"])
             print(
                 f"round {r + 1} ({' then '.join(order)}): melt decode "
-                f"{median(m, 'decode_tok_per_s'):.2f} tok/s prefill "
-                f"{median(m, 'prefill_tok_per_s'):.2f} tok/s [{m['compute']['label']}] | "
-                f"llama-bench tg {b['tg']:.2f} pp {b['pp']:.2f} tok/s [{b['gpu']}]"
+                f"{turn['decode_tok_per_s']:.2f} prefill {turn['prefill_tok_per_s']:.2f} tok/s "
+                f"[{seen['melt']['run']['compute']['label']}] | llama-bench {bench['shape']}: "
+                f"tg {bench['tg']:.2f} pp {bench['pp']:.2f} tok/s [{bench['gpu']}]"
             )
         print(f"decode  melt/llama-bench: {spread(decode)}  (target median ≥ 0.97)")
         print(f"prefill melt/llama-bench: {spread(prefill)}")
@@ -143,14 +147,14 @@ def main() -> None:
         print(
             f"{'gpu layers':>10}  {'offload (engine)':<44} {'decode':>8} {'prefill':>8} {'TTFT':>8}"
         )
-        for cell in melt_bench(args.tools, store, args.table_layers, args):
-            compute = cell["compute"] or {}
+        for measured in melt_bench(args.tools, store, args.table_layers, args):
+            run, turn = measured["run"], measured["turn"]
+            compute = run.get("compute") or {}
             print(
-                f"{cell['settings']['engine'].get('gpu_layers')!s:>10}  "
+                f"{run['settings']['engine'].get('gpu_layers')!s:>10}  "
                 f"{compute.get('label', 'not recorded'):<44} "
-                f"{median(cell, 'decode_tok_per_s'):>8.2f} "
-                f"{median(cell, 'prefill_tok_per_s'):>8.2f} "
-                f"{median(cell, 'ttft_s'):>7.3f}s"
+                f"{turn['decode_tok_per_s']:>8.2f} {turn['prefill_tok_per_s']:>8.2f} "
+                f"{turn['ttft_s']:>7.3f}s"
             )
 
 
