@@ -74,6 +74,11 @@ class Runtime:
             return f"{self.provenance['device_path']}/{tool}"
         return str(self.path / tool)
 
+    def file_sha256(self, name: str) -> str:
+        """A binary's or library's sha256, as recorded when it was built."""
+        entries = {**self.provenance["binaries"], **self.provenance.get("libraries", {})}
+        return str(entries[name]["sha256"])
+
     def files(self) -> list[Path]:
         """Everything a tool of this runtime needs beside it (binaries and libraries)."""
         names = [*self.provenance["binaries"], *self.provenance.get("libraries", {})]
@@ -134,8 +139,9 @@ def cached(runtime_id: str) -> Runtime | None:
     return _load(runtimes_dir() / runtime_id)
 
 
-def all_runtimes() -> list[Runtime]:
-    root = runtimes_dir()
+def all_runtimes(root: Path | None = None) -> list[Runtime]:
+    """Every runtime in the cache (`root`, default `runtimes_dir()`)."""
+    root = root or runtimes_dir()
     if not root.is_dir():
         return []
     found = (_load(d) for d in sorted(root.iterdir()) if not d.name.startswith("."))
@@ -156,16 +162,31 @@ def find(name: str) -> Runtime:
     return matches[0]
 
 
-def matching(target: str, backend: str, tool: str, device: str | None = None) -> Runtime | None:
-    """The newest runtime for `target` and `backend` that has `tool`: one kept on `device`
-    (a board's own build) first, else one kept here."""
+def matching(
+    target: str, backend: str, tool: str, device: str | None = None, root: Path | None = None
+) -> Runtime | None:
+    """The runtime for `target` and `backend` that has `tool`: one kept on `device` (a
+    board's own build) before one kept here, the newest first. A `cpu` run takes a runtime
+    of another backend when there is no cpu one (every backend keeps ggml's CPU backend)."""
     usable = [
         r
-        for r in all_runtimes()
+        for r in all_runtimes(root)
         if r.target == target
-        and r.backend == backend
+        and (r.backend == backend or backend == "cpu")
         and r.has(tool)
         and r.device in (None, device)
     ]
-    usable.sort(key=lambda r: (r.device is not None, r.provenance.get("built_at", "")))
+    usable.sort(
+        key=lambda r: (
+            r.backend == backend,
+            r.device is not None,
+            r.provenance.get("built_at", ""),
+        )
+    )
     return usable[-1] if usable else None
+
+
+def runtime_of(binary: Path) -> Runtime | None:
+    """The runtime whose directory holds `binary` (a tool of it), if it is one."""
+    found = _load(binary.parent)
+    return found if found is not None and found.has(binary.name) else None

@@ -21,33 +21,57 @@ from melt.frameworks.llama_server.host import Placed, ServerHost
 from melt.frameworks.llama_server.process import last_lines
 from melt.frameworks.llamacpp.settings import LlamaCppKnobs
 from melt.models import Artifact
+from melt.runtimes.cache import Runtime, all_runtimes, matching, runtime_of
+from melt.runtimes.choice import runtime_for
+from melt.runtimes.targets import native_target
 
 BINARY_ENV = "MELT_LLAMA_SERVER"
-CACHED_BINARY = "llama.cpp-0.3.36/bin/llama-server"
 VERSION_TIMEOUT_S = 30.0
+TOOL = "llama-server"
+
+
+def ci_runtimes() -> Path:
+    """Where `.ci/build-llama-cpp-tools` (`melt runtimes build`) keeps CI's runtimes."""
+    cache = os.environ.get("MELT_CI_CACHE") or str(Path.home() / ".cache" / "melt-ci")
+    return Path(cache) / "runtimes"
 
 
 def cached_binary() -> Path:
-    """Where `.ci/build-llama-cpp-tools` puts the llama-server it builds for this machine."""
-    cache = os.environ.get("MELT_CI_CACHE") or str(Path.home() / ".cache" / "melt-ci")
-    return Path(cache) / CACHED_BINARY
+    """The llama-server of the runtime `.ci/build-llama-cpp-tools` builds for this machine
+    (its llama-bench and llama-perplexity are beside it); a path that does not exist when
+    none is built yet."""
+    runtime = matching(native_target().name, "cpu", TOOL, root=ci_runtimes())
+    return Path(runtime.binary(TOOL)) if runtime else ci_runtimes() / "none" / TOOL
 
 
-def default_binary(host: ServerHost) -> str:
-    """The device's inventory `llama_server`, else `$MELT_LLAMA_SERVER`, else the CI build
-    (the last two only for this machine)."""
+def default_binary(host: ServerHost, backend: str = "cpu") -> str:
+    """The device's inventory `llama_server`; on this machine `$MELT_LLAMA_SERVER`; else the
+    runtime melt built for the device's ABI and the run's backend (`melt runtimes build`),
+    and on this machine CI's; else one line saying which build command makes it."""
     if host.configured_binary:
         return host.configured_binary
-    if host.local:
-        if os.environ.get(BINARY_ENV):
-            return os.environ[BINARY_ENV]
-        if cached_binary().is_file():
+    if host.local and os.environ.get(BINARY_ENV):
+        return os.environ[BINARY_ENV]
+    try:
+        return runtime_for(host.name, host.abi, backend, TOOL).binary(TOOL)
+    except MeltError:
+        if host.local and cached_binary().is_file():
             return str(cached_binary())
-    raise MeltError(
-        f"no llama-server binary for device '{host.name}': pass --server-binary PATH (a "
-        f"llama-server built for that device's CPU), set llama_server: in the inventory, or "
-        f"{BINARY_ENV} for this machine (.ci/build-llama-cpp-tools builds one)"
-    )
+        raise
+
+
+def _runtime_record(binary: str) -> dict[str, Any] | None:
+    """`runs.runtime` for a llama-server of a melt runtime (checked against its recorded
+    sha256 first), or None for any other binary."""
+    runtime = runtime_of(Path(binary))
+    if runtime is None:
+        return next((r.record(TOOL) for r in _board_runtimes() if r.binary(TOOL) == binary), None)
+    runtime.verify(TOOL)
+    return runtime.record(TOOL)
+
+
+def _board_runtimes() -> list[Runtime]:
+    return [r for r in all_runtimes() if r.device is not None and r.has(TOOL)]
 
 
 class LlamaServerSettings(LlamaCppKnobs):
@@ -70,6 +94,7 @@ class LlamaServer(FrameworkDefaults):
         self._binary_arg = options.server_binary
         self._binary: str | None = None
         self.deployed: dict[str, Placed] = {}
+        self.runtime: dict[str, Any] | None = None  # the melt runtime it runs, if one
 
     @property
     def host(self) -> ServerHost:
@@ -84,7 +109,9 @@ class LlamaServer(FrameworkDefaults):
     def binary(self) -> str:
         """The executable's path on the device (pushed there on first use if needed)."""
         if self._binary is None:
-            placed = self.host.put_binary(self._binary_arg or default_binary(self.host))
+            binary = self._binary_arg or default_binary(self.host)
+            self.runtime = _runtime_record(binary)
+            placed = self.host.put_binary(binary)
             self.deployed["llama-server"] = placed
             self._binary = placed.path
         return self._binary
@@ -95,7 +122,8 @@ class LlamaServer(FrameworkDefaults):
             kind: {"path": d.path, "bytes_pushed": d.bytes_pushed}
             for kind, d in self.deployed.items()
         }
-        return {"files": files, "bytes_pushed": sum(d.bytes_pushed for d in self.deployed.values())}
+        pushed = sum(d.bytes_pushed for d in self.deployed.values())
+        return {"files": files, "bytes_pushed": pushed, "runtime": self.runtime}
 
     def _version_text(self) -> str:
         binary = self.binary()
