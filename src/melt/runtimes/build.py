@@ -94,7 +94,7 @@ class BuildRequest:
             "tools": sorted(self.tools),
             "flags": self.cmake_flags(place),
             "compiler": compiler,
-            "where": place.name,
+            "where": place.key,
         }
         blob = json.dumps(inputs, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]

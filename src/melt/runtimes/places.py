@@ -30,6 +30,8 @@ Files = dict[str, dict[str, dict[str, Any]]]
 
 class Place(Protocol):
     name: str  # recorded as `built_on`
+    key: str  # what of the place goes into a runtime's id: not this machine's hostname,
+    # which changes between CI jobs that share one cache
     where: str  # for messages: "on this machine", "on device 'orin'"
 
     def which(self, command: str) -> bool: ...
@@ -90,6 +92,7 @@ class LocalPlace:
     """This machine."""
 
     where = "on this machine"
+    key = "here"
 
     def __init__(self) -> None:
         self.name = f"this machine ({platform.node()}, {platform.machine()})"
@@ -193,6 +196,7 @@ class BoardPlace:
         self.device = device
         self.name = f"device '{device.name}'"
         self.where = f"on device '{device.name}'"
+        self.key = f"device {device.name}"
         self._proc: DeviceProcess | None = None
         self._code: int | None = None
 
