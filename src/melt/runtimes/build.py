@@ -145,11 +145,11 @@ def build(request: BuildRequest, place: Place, progress: Progress) -> Runtime:
         build_dir = f"{tree}/build"
         configure = ["cmake", "-S", tree, "-B", build_dir, *place.generator()]
         log: list[str] = []
-        _run(place, [*configure, *request.cmake_flags(place)], log, progress, runtime_id)
+        _run(place, [*configure, *request.cmake_flags(place)], log, progress, runtime_id, tree)
         progress(f"{runtime_id}: building {', '.join(request.tools)}")
         targets = [*request.tools]
         step = ["cmake", "--build", build_dir, "--target", *targets, "-j", str(request.jobs)]
-        _run(place, step, log, progress, runtime_id)
+        _run(place, step, log, progress, runtime_id, tree)
         info = place.read_text(f"{build_dir}/common/build-info.cpp") or ""
         files = place.collect(build_dir, request.tools, runtime_id, staging)
         provenance = _provenance(request, place, runtime_id, compiler, patches, files, info)
@@ -170,9 +170,11 @@ def build(request: BuildRequest, place: Place, progress: Progress) -> Runtime:
     return done
 
 
-def _run(place: Place, argv: list[str], log: list[str], progress: Progress, rid: str) -> None:
+def _run(
+    place: Place, argv: list[str], log: list[str], progress: Progress, rid: str, tree: str
+) -> None:
     """Run one build step, reporting `[done/total]` as it goes; a failure is one line with
-    the first error the compiler or CMake printed."""
+    the first error the compiler or CMake printed (its paths relative to the source)."""
     shown = -1
     start = len(log)
     for line in place.run(argv, log):
@@ -190,6 +192,7 @@ def _run(place: Place, argv: list[str], log: list[str], progress: Progress, rid:
         step = log[start:]
         first = next((ln.strip() for ln in step if _ERROR.search(ln)), None)
         first = first or next((ln.strip() for ln in reversed(step) if ln.strip()), "no output")
+        first = first.replace(f"{tree}/", "")
         saved = Path(tempfile.gettempdir()) / f"melt-runtime-{rid}.log"
         saved.write_text("\n".join(log) + "\n")
         raise BuildFailed(

@@ -39,6 +39,7 @@ _LAYER_END = (
     "    vk::InstanceCreateInfo instance_create_info(vk::InstanceCreateFlags{}, &app_info, "
     "layers, extensions, &layer_setting_info);\n"
 )
+_GUARD = "#if defined(VK_EXT_layer_settings)"
 _LAYER_FALLBACK = (
     "    vk::InstanceCreateInfo instance_create_info(vk::InstanceCreateFlags{}, &app_info, "
     "layers, extensions);\n"
@@ -47,12 +48,12 @@ _LAYER_FALLBACK = (
 
 def _guard_layer_settings(text: str) -> str | None:
     """Wrap the validation-layer settings block in `#if defined(VK_EXT_layer_settings)`,
-    with a plain instance create info otherwise."""
-    if text.count(_LAYER_START) != 1 or text.count(_LAYER_END) != 1:
+    with a plain instance create info otherwise (None once guarded)."""
+    if _GUARD in text or text.count(_LAYER_START) != 1 or text.count(_LAYER_END) != 1:
         return None
     i = text.index(_LAYER_START)
     j = text.index(_LAYER_END) + len(_LAYER_END)
-    guarded = f"#if defined(VK_EXT_layer_settings)\n{text[i:j]}#else\n{_LAYER_FALLBACK}#endif\n"
+    guarded = f"{_GUARD}\n{text[i:j]}#else\n{_LAYER_FALLBACK}#endif\n"
     return text[:i] + guarded + text[j:]
 
 
