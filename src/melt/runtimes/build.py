@@ -129,9 +129,11 @@ def build(request: BuildRequest, place: Place, progress: Progress) -> Runtime:
     compiler = check_tools(request, place)
     runtime_id = request.runtime_id(place, compiler)
     found = cached(runtime_id)
-    if found is not None:
+    if found is not None and place.still_has(found):
         progress(f"{runtime_id}: already built")
         return found
+    if found is not None:  # a board's copy is gone (its workdir cleared): build it again
+        shutil.rmtree(found.path)
     runtimes_dir().mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".build-{runtime_id}-", dir=runtimes_dir()))
     staging = runtimes_dir() / f".{runtime_id}.{uuid.uuid4().hex}"

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from melt.devices.base import Device, DeviceProcess
-from melt.runtimes.cache import file_sha256
+from melt.runtimes.cache import Runtime, file_sha256
 from melt.runtimes.targets import Target
 
 STOP_WAIT_S = 30.0
@@ -59,6 +59,10 @@ class Place(Protocol):
         ...
 
     def kept_at(self, runtime_id: str) -> dict[str, str]: ...
+
+    def still_has(self, runtime: Runtime) -> bool:
+        """The runtime's binaries are still where it keeps them."""
+        ...
 
     def abandon(self, runtime_id: str) -> None: ...
 
@@ -167,6 +171,9 @@ class LocalPlace:
     def kept_at(self, runtime_id: str) -> dict[str, str]:
         return {}
 
+    def still_has(self, runtime: Runtime) -> bool:
+        return all(path.is_file() for path in runtime.files())
+
     def abandon(self, runtime_id: str) -> None:
         return None
 
@@ -258,7 +265,14 @@ class BoardPlace:
     def collect(self, build_dir: str, tools: tuple[str, ...], rid: str, staging: Path) -> Files:
         kept = f"{self._root()}/{rid}"
         q = shlex.quote
-        self._sh(f"rm -rf {q(kept)} && mv {q(build_dir + '/bin')} {q(kept)}")
+        bin_dir = f"{build_dir}/bin"  # where llama.cpp's CMakeLists puts them
+        if not self.device.exists(f"{bin_dir}/{tools[0]}"):
+            bin_dir = build_dir
+        names = " ".join(q(tool) for tool in tools)
+        self._sh(
+            f"rm -rf {q(kept)} && mkdir -p {q(kept)} && cd {q(bin_dir)} && mv {names} {q(kept)}/"
+            f' && for f in lib*.so*; do [ ! -e "$f" ] || mv "$f" {q(kept)}/; done'
+        )
         sums = self._sh(f"cd {q(kept)} && find . -type f -exec sha256sum {{}} + && ls -l")
         sizes = {f[-1]: int(f[4]) for f in (ln.split() for ln in sums.splitlines()) if len(f) >= 9}
         binaries, libraries = {}, {}
@@ -276,6 +290,10 @@ class BoardPlace:
 
     def kept_at(self, runtime_id: str) -> dict[str, str]:
         return {"device": self.device.name, "device_path": f"{self._root()}/{runtime_id}"}
+
+    def still_has(self, runtime: Runtime) -> bool:
+        paths = [runtime.binary(tool) for tool in runtime.provenance["binaries"]]
+        return all(self.device.exists(path) for path in paths)
 
     def abandon(self, runtime_id: str) -> None:
         self._sh(f"rm -rf {shlex.quote(self._root() + '/' + runtime_id)}")
