@@ -56,6 +56,11 @@ def leftovers(runtimes: Path) -> list[str]:
             "--backend vulkan is not built for --target android-arm64 here",
         ),
         (["--backend", "cuda"], "melt runtimes build --on DEVICE --backend cuda"),
+        (["--ndk", "/opt/ndk"], "--ndk is for android targets, not --target linux-x86_64"),
+        (
+            ["--target", "android-arm64", "--ndk", "/opt/ndk"],
+            "--ndk /opt/ndk: no build/cmake/android.toolchain.cmake there",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, argv: list[str], said: str) -> None:

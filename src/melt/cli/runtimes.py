@@ -6,7 +6,6 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
@@ -21,7 +20,7 @@ from melt.runtimes.build import TOOLS, BuildRequest, build
 from melt.runtimes.cache import Runtime, all_runtimes, find, runtimes_dir
 from melt.runtimes.places import BoardPlace, LocalPlace, Place
 from melt.runtimes.sources import directory_source, pinned_source
-from melt.runtimes.targets import native_target, target, target_for_abi
+from melt.runtimes.targets import Target, native_target, target, target_for_abi
 
 app = typer.Typer(
     help="llama.cpp runtimes (llama-server, llama-bench, llama-perplexity) built for a device.",
@@ -132,7 +131,7 @@ def build_command(
         print(runtime.binary(chosen_tools[0]).rsplit("/", 1)[0])
 
 
-def _native_on_board(chosen: Any, on: str) -> Any:
+def _native_on_board(chosen: Target, on: str) -> Target:
     if chosen.cross:
         raise MeltError(
             f"--on {on} --target {chosen.name}: a board builds its own native target; "

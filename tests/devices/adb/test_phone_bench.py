@@ -126,7 +126,8 @@ def test_a_bench_on_the_phone_runs_llama_server_there_and_restores_its_settings(
     assert device_run["transport"] == "adb"
     deploy = device_run["deploy"]
     pushed = {kind: f["path"] for kind, f in deploy["files"].items()}
-    assert pushed["llama-server"].startswith("/data/local/tmp/melt/bin/")
+    # a tool of a melt runtime goes with its libraries into the runtime's own folder
+    assert pushed["llama-server"].startswith("/data/local/tmp/melt/runtimes/")
     model_path = next(p for k, p in pushed.items() if k.startswith("model"))
     assert (phone.root / model_path.lstrip("/")).stat().st_size == run["model_size_bytes"]
     assert deploy["bytes_pushed"] > run["model_size_bytes"]  # the model and the binary
