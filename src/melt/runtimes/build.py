@@ -160,6 +160,7 @@ def build(request: BuildRequest, place: Place, progress: Progress) -> Runtime:
         (staging / MANIFEST).write_text(json.dumps(provenance, indent=2) + "\n")
         staging.rename(runtimes_dir() / runtime_id)
     except BaseException:
+        place.stop()
         place.abandon(runtime_id)
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -1,9 +1,10 @@
 """Where a runtime is built: this machine (`LocalPlace`) or an SSH board (`BoardPlace`,
 `melt runtimes build --on BOARD`), behind the few operations a build needs.
 
-A build step's process is stopped with its children when melt is interrupted (Ctrl-C,
-SIGTERM: `melt.interrupts` raises in the main thread while it reads the step's output), so
-no compiler keeps running after melt has said it stopped.
+A build step runs in its own process group (a terminal's Ctrl-C reaches melt alone); when melt
+is interrupted (Ctrl-C, SIGTERM: `melt.interrupts` raises in the main thread) the build calls
+`stop()`, which ends the step with its children before anything is cleaned up, so no compiler
+keeps writing into a folder being removed, nor runs after melt has said it stopped.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class Place(Protocol):
         ...
 
     def returncode(self) -> int: ...
+
+    def stop(self) -> None:
+        """Stop the running step with its children (interrupted or failed meanwhile)."""
+        ...
 
     def read_text(self, path: str) -> str | None: ...
 
@@ -124,7 +129,6 @@ class LocalPlace:
         return str(tree)
 
     def run(self, argv: list[str], log: list[str]) -> Iterator[str]:
-        # its own session: a terminal's Ctrl-C reaches melt alone, which stops the group
         proc = subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
@@ -135,18 +139,18 @@ class LocalPlace:
         )
         self._proc = proc
         assert proc.stdout is not None
-        try:
-            for line in proc.stdout:
-                log.append(line.rstrip("\n"))
-                yield log[-1]
-            proc.wait()
-        except BaseException:
-            _stop_group(proc)
-            raise
+        for line in proc.stdout:
+            log.append(line.rstrip("\n"))
+            yield log[-1]
+        proc.wait()
 
     def returncode(self) -> int:
         assert self._proc is not None
         return self._proc.wait()
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            _stop_group(self._proc)
 
     def read_text(self, path: str) -> str | None:
         try:
@@ -242,19 +246,19 @@ class BoardPlace:
 
     def run(self, argv: list[str], log: list[str]) -> Iterator[str]:
         proc = self.device.spawn(["sh", "-c", f"exec {shlex.join(argv)} 2>&1"])
-        self._proc = proc
-        try:
-            for line in proc.lines():
-                log.append(line)
-                yield line
-            self._code = proc.wait()
-        except BaseException:
-            proc.signal(signal.SIGTERM)
-            raise
+        self._proc, self._code = proc, None
+        for line in proc.lines():
+            log.append(line)
+            yield line
+        self._code = proc.wait()
 
     def returncode(self) -> int:
         assert self._code is not None
         return self._code
+
+    def stop(self) -> None:
+        if self._proc is not None and self._code is None:
+            self._proc.signal(signal.SIGTERM)  # the session's process group (devices/ssh.py)
 
     def read_text(self, path: str) -> str | None:
         try:
