@@ -9,6 +9,7 @@ dialect. The run's artifact is the GGUF melt started it with, so its sha256 is c
 from __future__ import annotations
 
 import os
+import platform
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -21,9 +22,9 @@ from melt.frameworks.llama_server.host import Placed, ServerHost
 from melt.frameworks.llama_server.process import last_lines
 from melt.frameworks.llamacpp.settings import LlamaCppKnobs
 from melt.models import Artifact
-from melt.runtimes.cache import Runtime, all_runtimes, matching, runtime_of
+from melt.runtimes.cache import all_runtimes, matching, runtime_of
 from melt.runtimes.choice import runtime_for
-from melt.runtimes.targets import native_target
+from melt.runtimes.targets import target_for_abi
 
 BINARY_ENV = "MELT_LLAMA_SERVER"
 VERSION_TIMEOUT_S = 30.0
@@ -40,7 +41,8 @@ def cached_binary() -> Path:
     """The llama-server of the runtime `.ci/build-llama-cpp-tools` builds for this machine
     (its llama-bench and llama-perplexity are beside it); a path that does not exist when
     none is built yet."""
-    runtime = matching(native_target().name, "cpu", TOOL, root=ci_runtimes())
+    found = target_for_abi(platform.machine())
+    runtime = found and matching(found.name, "cpu", TOOL, root=ci_runtimes())
     return Path(runtime.binary(TOOL)) if runtime else ci_runtimes() / "none" / TOOL
 
 
@@ -60,18 +62,15 @@ def default_binary(host: ServerHost, backend: str = "cpu") -> str:
         raise
 
 
-def _runtime_record(binary: str) -> dict[str, Any] | None:
-    """`runs.runtime` for a llama-server of a melt runtime (checked against its recorded
-    sha256 first), or None for any other binary."""
+def _runtime_record(binary: str, device: str) -> dict[str, Any] | None:
+    """`runs.runtime` for a llama-server of a melt runtime, here (checked against its
+    recorded sha256 first) or kept on `device` where it was built; None for another binary."""
     runtime = runtime_of(Path(binary))
-    if runtime is None:
-        return next((r.record(TOOL) for r in _board_runtimes() if r.binary(TOOL) == binary), None)
-    runtime.verify(TOOL)
-    return runtime.record(TOOL)
-
-
-def _board_runtimes() -> list[Runtime]:
-    return [r for r in all_runtimes() if r.device is not None and r.has(TOOL)]
+    if runtime is not None:
+        runtime.verify(TOOL)
+        return runtime.record(TOOL)
+    kept = (r for r in all_runtimes() if r.device == device and r.has(TOOL))
+    return next((r.record(TOOL) for r in kept if r.binary(TOOL) == binary), None)
 
 
 class LlamaServerSettings(LlamaCppKnobs):
@@ -110,7 +109,7 @@ class LlamaServer(FrameworkDefaults):
         """The executable's path on the device (pushed there on first use if needed)."""
         if self._binary is None:
             binary = self._binary_arg or default_binary(self.host)
-            self.runtime = _runtime_record(binary)
+            self.runtime = _runtime_record(binary, self.host.name)
             placed = self.host.put_binary(binary)
             self.deployed["llama-server"] = placed
             self._binary = placed.path
