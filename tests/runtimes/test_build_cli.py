@@ -174,3 +174,13 @@ def test_a_signal_during_a_build_stops_it_and_leaves_no_partial_runtime(
     assert lines[-1].startswith("melt: interrupted" if code == 130 else "melt: terminated")
     assert sleeping_steps() == []  # the build's own processes are gone too
     assert leftovers(runtimes) == []
+
+
+def test_show_of_an_unknown_runtime_is_one_line(tmp_path: Path) -> None:
+    done = melt(tmp_path / "rt", "runtimes", "show", "android")
+    assert done.returncode == 2, done.stderr
+    (line,) = errors(done.stderr)
+    assert line == (
+        f"melt: error: no runtime 'android' in {tmp_path / 'rt'} (known: none built yet; "
+        "see 'melt runtimes list')"
+    )
