@@ -204,6 +204,10 @@ def _run(
         )
 
 
+def _known(value: str | None) -> str | None:
+    return None if value in (None, "", "unknown") else value
+
+
 def _provenance(
     request: BuildRequest,
     place: Place,
@@ -227,7 +231,7 @@ def _provenance(
         "march": request.target.march,
         "source": request.source.record(),
         "llama_cpp": {
-            "commit": commit.group(1) if commit else None,
+            "commit": request.source.commit or _known(commit.group(1) if commit else None),
             "build_number": int(number.group(1)) if number else None,
         },
         "compiler": compiler,

@@ -35,6 +35,7 @@ class Source:
     kind: str  # "sdist" or "directory"
     sha256: str
     description: str
+    commit: str | None = None  # llama.cpp's git commit, where the source says it
 
     def record(self) -> dict[str, Any]:
         return {
@@ -42,6 +43,7 @@ class Source:
             "path": str(self.path),
             "sha256": self.sha256,
             "description": self.description,
+            "commit": self.commit,
         }
 
 
@@ -72,7 +74,11 @@ def directory_source(path: Path) -> Source:
         raise MeltError(
             f"--source {path}: no CMakeLists.txt there (pass a llama.cpp source directory)"
         )
-    return Source(path, "directory", _tree_stamp(path), f"--source {path}")
+    done = subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+    )
+    commit = done.stdout.strip() if done.returncode == 0 else None
+    return Source(path, "directory", _tree_stamp(path), f"--source {path}", commit or None)
 
 
 def pinned_source(sources_dir: Path) -> Source:
@@ -97,7 +103,18 @@ def pinned_source(sources_dir: Path) -> Source:
         "sdist",
         _file_sha256(sdist),
         f"{PACKAGE}=={PINNED_VERSION} sdist ({VENDORED})",
+        _submodule_commit(tree),
     )
+
+
+def _submodule_commit(tree: Path) -> str | None:
+    """The vendored llama.cpp's commit: the sdist keeps the submodule's git directory (the
+    copy a build compiles leaves `.git` out, so llama.cpp's own build-info says `unknown`)."""
+    try:
+        head = (tree / ".git" / "modules" / VENDORED / "HEAD").read_text().strip()
+    except OSError:
+        return None
+    return head if len(head) == 40 and all(c in "0123456789abcdef" for c in head) else None
 
 
 def _download(sources_dir: Path, sdist: Path) -> None:
