@@ -83,7 +83,7 @@ def test_a_bench_on_the_board_uses_the_runtime_built_there(
     )  # fmt: skip
     assert result.code == 0, result.err
     with sqlite3.connect(db) as conn:
-        runtime_json, settings_json = conn.execute("select runtime, settings from runs").one()
+        runtime_json, settings_json = conn.execute("select runtime, settings from runs").fetchone()
     runtime = json.loads(runtime_json)
     assert runtime["id"] == provenance["id"] and runtime["device"] == "board"
     assert runtime["binary_sha256"] == provenance["binaries"]["llama-server"]["sha256"]

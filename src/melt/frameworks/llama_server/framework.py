@@ -110,7 +110,10 @@ class LlamaServer(FrameworkDefaults):
         if self._binary is None:
             binary = self._binary_arg or default_binary(self.host)
             self.runtime = _runtime_record(binary, self.host.name)
-            placed = self.host.put_binary(binary)
+            if self.runtime and self.runtime["device"] == self.host.name:
+                placed = Placed(binary, 0)  # built on the device and kept there (`--on`)
+            else:
+                placed = self.host.put_binary(binary)
             self.deployed["llama-server"] = placed
             self._binary = placed.path
         return self._binary
