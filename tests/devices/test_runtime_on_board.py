@@ -45,6 +45,37 @@ def test_a_runtime_built_on_the_board_stays_there_with_its_provenance_here(
     assert rebuilt.code == 0 and (kept / "llama-server").is_file()
 
 
+def test_a_bench_on_the_board_runs_the_runtime_kept_there_without_pushing_it(
+    melt: Callable[..., object],
+    inventory: Callable[..., Path],
+    tmp_path: Path,
+    workload_file: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tiny runtime is no llama-server (it exits 3): the one-line refusal names the
+    binary melt chose, the board's own copy in its workdir, and nothing was pushed."""
+    monkeypatch.setenv("MELT_RUNTIMES", str(tmp_path / "rt"))
+    monkeypatch.delenv("MELT_LLAMA_SERVER", raising=False)
+    devices = str(inventory())
+    source = good(tmp_path / "src", "return 3;")
+    built = melt(
+        "runtimes", "build", "--on", "board", "--devices", devices, "--tools", "llama-server",
+        "--source", str(source), "--json",
+    )  # fmt: skip
+    assert built.code == 0, built.err
+    kept = json.loads(built.out)["device_path"]
+    result = melt(
+        "bench", "--device", "board", "--devices", devices, "--framework", "llama-server",
+        "--workload", str(workload_file([["Hi."]])), "--store", str(tmp_path / "melt.db"),
+    )  # fmt: skip
+    assert result.code == 2, result.err
+    assert f"--server-binary {kept}/llama-server is not a working llama-server on 'board'" in (
+        result.err
+    )
+    assert "`--version` exited with code 3" in result.err
+    assert not (tmp_path / "device-workdir" / "bin").exists()  # nothing pushed
+
+
 def test_on_a_device_that_is_not_an_ssh_board_is_one_line(
     melt: Callable[..., object], inventory: Callable[..., Path], tmp_path: Path
 ) -> None:
