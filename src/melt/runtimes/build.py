@@ -108,9 +108,8 @@ def check_tools(request: BuildRequest, place: Place) -> str:
     it); the C++ compiler's version line."""
     needed: list[tuple[str, str]] = [("cmake", "cmake")]
     if request.ndk is None:
-        package = request.target.package or "g++"
         needed += [(request.target.cc, request.target.package or "gcc")]
-        needed += [(request.target.cxx, package)]
+        needed += [(request.target.cxx, request.target.package or "g++")]
     needed += [(tool.command, tool.package) for tool in request.backend.tools]
     for command, package in needed:
         if not place.which(command):
@@ -149,8 +148,7 @@ def build(request: BuildRequest, place: Place, progress: Progress) -> Runtime:
         log: list[str] = []
         _run(place, [*configure, *request.cmake_flags(place)], log, progress, runtime_id, tree)
         progress(f"{runtime_id}: building {', '.join(request.tools)}")
-        targets = [*request.tools]
-        step = ["cmake", "--build", build_dir, "--target", *targets, "-j", str(request.jobs)]
+        step = ["cmake", "--build", build_dir, "--target", *request.tools, "-j", str(request.jobs)]
         _run(place, step, log, progress, runtime_id, tree)
         info = place.read_text(f"{build_dir}/common/build-info.cpp") or ""
         files = place.collect(build_dir, request.tools, runtime_id, staging)
@@ -158,7 +156,7 @@ def build(request: BuildRequest, place: Place, progress: Progress) -> Runtime:
         provenance["build_s"] = round(time.monotonic() - started, 1)
         staging.mkdir(parents=True, exist_ok=True)
         (staging / MANIFEST).write_text(json.dumps(provenance, indent=2) + "\n")
-        staging.rename(runtimes_dir() / runtime_id)
+        _put_in_place(staging, runtime_id)
     except BaseException:
         place.stop()
         place.abandon(runtime_id)
@@ -171,6 +169,17 @@ def build(request: BuildRequest, place: Place, progress: Progress) -> Runtime:
     assert done is not None
     progress(f"{runtime_id}: built in {done.provenance['build_s']:.0f} s")
     return done
+
+
+def _put_in_place(staging: Path, runtime_id: str) -> None:
+    """Rename the finished runtime to its id; another build of the same inputs that got
+    there first is as good (the same inputs), so this one's copy is dropped."""
+    try:
+        staging.rename(runtimes_dir() / runtime_id)
+    except OSError:
+        if cached(runtime_id) is None:
+            raise
+        shutil.rmtree(staging)
 
 
 def _run(
