@@ -74,11 +74,18 @@ def directory_source(path: Path) -> Source:
         raise MeltError(
             f"--source {path}: no CMakeLists.txt there (pass a llama.cpp source directory)"
         )
-    done = subprocess.run(
-        ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-    )
-    commit = done.stdout.strip() if done.returncode == 0 else None
-    return Source(path, "directory", _tree_stamp(path), f"--source {path}", commit or None)
+    return Source(path, "directory", _tree_stamp(path), f"--source {path}", _git_commit(path))
+
+
+def _git_commit(path: Path) -> str | None:
+    """The checkout's commit, where `path` is one and git is installed."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True
+        )
+    except OSError:  # no git here
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 def pinned_source(sources_dir: Path) -> Source:
