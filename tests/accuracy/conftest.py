@@ -52,9 +52,9 @@ def llama_perplexity_binary() -> Path:
 
     if os.environ.get(PERPLEXITY_ENV):
         return Path(os.environ[PERPLEXITY_ENV])
-    binary = cached_binary().with_name("llama-perplexity")
     script = Path(__file__).resolve().parents[2] / ".ci" / "build-llama-cpp-tools"
-    if not binary.is_file():
+    if not cached_binary().with_name("llama-perplexity").is_file():
         subprocess.run([str(script)], check=True, stdout=subprocess.DEVNULL)
+    binary = cached_binary().with_name("llama-perplexity")  # the runtime built just now
     assert binary.is_file(), f"{script} did not build {binary}"
     return binary

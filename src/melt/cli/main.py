@@ -15,13 +15,25 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from melt.cli import bench, devices, fleet, importer, models, profile, report, runs, workload
+from melt.cli import (
+    bench,
+    devices,
+    fleet,
+    importer,
+    models,
+    profile,
+    report,
+    runs,
+    runtimes,
+    workload,
+)
 from melt.cli import compare as compare_cli
 from melt.cli import eval as eval_cli
 from melt.devices.base import DeviceError
 from melt.errors import MeltError
 from melt.frameworks.openai.client import ServerError
 from melt.interrupts import Terminated, describe, install, restore
+from melt.runtimes.build import BuildFailed
 from melt.secrets import install_log_filter, mask_text
 from melt.store import StoreUnavailable
 
@@ -35,7 +47,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 # One-line errors that are a fault of what melt drives, not of the user's input: they exit
 # 1, as a fleet does when a device's run failed. Every other MeltError is the user's: 2.
-FAULTS: tuple[type[MeltError], ...] = (DeviceError, ServerError, StoreUnavailable)
+FAULTS: tuple[type[MeltError], ...] = (DeviceError, ServerError, StoreUnavailable, BuildFailed)
 # Commands that store what they measure as they go: an interrupt keeps it.
 MEASURING = frozenset({"bench", "eval"})
 KEPT = "everything measured so far is in the store"
@@ -52,6 +64,7 @@ app.command("eval")(eval_cli.eval_command)
 app.add_typer(models.app, name="models")
 app.add_typer(devices.app, name="devices")
 app.add_typer(runs.app, name="runs")
+app.add_typer(runtimes.app, name="runtimes")
 app.add_typer(workload.app, name="workload")
 app.command("import")(importer.import_)
 app.command("profile")(profile.profile)

@@ -128,6 +128,7 @@ def run_row(
         "max_new_tokens": s.max_new_tokens,
         "seed": s.sampling.seed,
         "warmup_turns": ctx.warmup_turns,
+        "runtime": device_run.get("deploy", {}).get("runtime"),  # melt.runtimes: what ran
         "settings": {
             **s.model_dump(),
             "engine_context_tokens": load.context_tokens,

@@ -231,6 +231,8 @@ class ControllerRunner:
                 part = summary()
                 pushed["files"].update(part["files"])
                 pushed["bytes_pushed"] += part["bytes_pushed"]
+                if part.get("runtime"):
+                    pushed["runtime"] = part["runtime"]
         return {"runner": "controller (engine here, server on the device)", **pushed}
 
     def close(self) -> None:

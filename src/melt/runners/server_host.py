@@ -16,6 +16,7 @@ from melt.devices.base import Device, DeviceError, DeviceProcess
 from melt.devices.deploy import ensure_file, ensure_model, file_sha256
 from melt.devices.proc import stat_cpu_ticks
 from melt.frameworks.llama_server.host import Placed
+from melt.runtimes.cache import runtime_of
 
 if TYPE_CHECKING:
     from melt.models import Artifact
@@ -59,16 +60,35 @@ class DeviceServerHost:
         value = self.device.facts().extra.get("llama_server")
         return str(value) if value else None
 
+    @property
+    def abi(self) -> str | None:
+        return self.device.facts().arch
+
     def put_binary(self, binary: str) -> Placed:
         """As given on the local device, or when it is not a file here (a path on the
         device); otherwise pushed into the device's workdir under its sha256 (not again
-        when it is there) and made executable."""
+        when it is there) and made executable. A tool of a melt runtime goes, with the
+        runtime's libraries (its RPATH is `$ORIGIN`), into `<workdir>/runtimes/<id>/`; the
+        tool first, so a build for another ABI is refused before anything is sent."""
         local = Path(binary)
         if self.local or not local.is_file():
             return Placed(binary, 0)
-        sha256 = file_sha256(local)
-        remote = f"{self.device.workdir()}/bin/{sha256[:16]}-{local.name}"
-        deployed = ensure_file(self.device, local, remote, sha256)
+        runtime = runtime_of(local)
+        if runtime is None:
+            sha256 = file_sha256(local)
+            return self._put(local, f"{self.device.workdir()}/bin/{sha256[:16]}-{local.name}")
+        runtime.verify(local.name)
+        folder = f"{self.device.workdir()}/runtimes/{runtime.id}"
+        placed = self._put(local, f"{folder}/{local.name}", runtime.file_sha256(local.name))
+        pushed = placed.bytes_pushed
+        for name, entry in runtime.provenance.get("libraries", {}).items():
+            pushed += self._put(
+                runtime.path / name, f"{folder}/{name}", entry["sha256"]
+            ).bytes_pushed
+        return Placed(placed.path, pushed)
+
+    def _put(self, local: Path, remote: str, sha256: str | None = None) -> Placed:
+        deployed = ensure_file(self.device, local, remote, sha256 or file_sha256(local))
         result = self.device.run(["chmod", "755", remote])
         if not result.ok:
             raise DeviceError(f"{self.name}: chmod {remote} failed: {result.stderr.strip()}")

@@ -126,7 +126,8 @@ def test_a_bench_on_the_phone_runs_llama_server_there_and_restores_its_settings(
     assert device_run["transport"] == "adb"
     deploy = device_run["deploy"]
     pushed = {kind: f["path"] for kind, f in deploy["files"].items()}
-    assert pushed["llama-server"].startswith("/data/local/tmp/melt/bin/")
+    # a tool of a melt runtime goes with its libraries into the runtime's own folder
+    assert pushed["llama-server"].startswith("/data/local/tmp/melt/runtimes/")
     model_path = next(p for k, p in pushed.items() if k.startswith("model"))
     assert (phone.root / model_path.lstrip("/")).stat().st_size == run["model_size_bytes"]
     assert deploy["bytes_pushed"] > run["model_size_bytes"]  # the model and the binary
@@ -260,13 +261,15 @@ def test_the_phone_filling_up_during_the_push_is_one_line_from_adbds_fail(
     """df says there is room, then the first sync SEND finds none: adbd's FAIL message
     reaches melt, which says what was needed, what is free now and what to do."""
     make_x86_64(phone.root)
-    (phone.root / ".state/df_avail_kb_during_send").write_text("1000 /data/local/tmp/melt/bin/\n")
+    # 8 kB: less than the runtime's llama-server, the first file it pushes
+    filling = "8 /data/local/tmp/melt/runtimes/\n"
+    (phone.root / ".state/df_avail_kb_during_send").write_text(filling)
     code, _, err = bench().finish()
     assert code == 1, err
     err = err.strip()
     assert err.count("\n") == 0, err
     assert f"melt: error: adb device {phone.serial} ran out of space in " in err
-    assert "(needs " in err and "1.0 MB free now" in err
+    assert "(needs " in err and "0.0 MB free now" in err
     assert "the phone said 'write failed: No space left on device'" in err
     assert err.endswith(": free space on the phone")
     assert nothing_big_pushed(phone.root)

@@ -9,6 +9,7 @@ dialect. The run's artifact is the GGUF melt started it with, so its sha256 is c
 from __future__ import annotations
 
 import os
+import platform
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -23,33 +24,55 @@ from melt.frameworks.llama_server.host import Placed, ServerHost
 from melt.frameworks.llama_server.process import last_lines
 from melt.frameworks.llamacpp.settings import LlamaCppKnobs
 from melt.models import Artifact
+from melt.runtimes.cache import all_runtimes, matching, runtime_of
+from melt.runtimes.choice import runtime_for
+from melt.runtimes.targets import target_for_abi
 
 BINARY_ENV = "MELT_LLAMA_SERVER"
-CACHED_BINARY = "llama.cpp-0.3.36/bin/llama-server"
 VERSION_TIMEOUT_S = 30.0
+TOOL = "llama-server"
+
+
+def ci_runtimes() -> Path:
+    """Where `.ci/build-llama-cpp-tools` (`melt runtimes build`) keeps CI's runtimes."""
+    cache = os.environ.get("MELT_CI_CACHE") or str(Path.home() / ".cache" / "melt-ci")
+    return Path(cache) / "runtimes"
 
 
 def cached_binary() -> Path:
-    """Where `.ci/build-llama-cpp-tools` puts the llama-server it builds for this machine."""
-    cache = os.environ.get("MELT_CI_CACHE") or str(Path.home() / ".cache" / "melt-ci")
-    return Path(cache) / CACHED_BINARY
+    """The llama-server of the runtime `.ci/build-llama-cpp-tools` builds for this machine
+    (its llama-bench and llama-perplexity are beside it); a path that does not exist when
+    none is built yet."""
+    found = target_for_abi(platform.machine())
+    runtime = found and matching(found.name, "cpu", TOOL, root=ci_runtimes())
+    return Path(runtime.binary(TOOL)) if runtime else ci_runtimes() / "none" / TOOL
 
 
-def default_binary(host: ServerHost) -> str:
-    """The device's inventory `llama_server`, else `$MELT_LLAMA_SERVER`, else the CI build
-    (the last two only for this machine)."""
+def default_binary(host: ServerHost, backend: str = "cpu") -> str:
+    """The device's inventory `llama_server`; on this machine `$MELT_LLAMA_SERVER`; else the
+    runtime melt built for the device's ABI and the run's backend (`melt runtimes build`),
+    and on this machine CI's; else one line saying which build command makes it."""
     if host.configured_binary:
         return host.configured_binary
-    if host.local:
-        if os.environ.get(BINARY_ENV):
-            return os.environ[BINARY_ENV]
-        if cached_binary().is_file():
+    if host.local and os.environ.get(BINARY_ENV):
+        return os.environ[BINARY_ENV]
+    try:
+        return runtime_for(host.name, host.abi, backend, TOOL).binary(TOOL)
+    except MeltError:
+        if host.local and cached_binary().is_file():
             return str(cached_binary())
-    raise MeltError(
-        f"no llama-server binary for device '{host.name}': pass --server-binary PATH (a "
-        f"llama-server built for that device's CPU), set llama_server: in the inventory, or "
-        f"{BINARY_ENV} for this machine (.ci/build-llama-cpp-tools builds one)"
-    )
+        raise
+
+
+def _runtime_record(binary: str, device: str) -> dict[str, Any] | None:
+    """`runs.runtime` for a llama-server of a melt runtime, here (checked against its
+    recorded sha256 first) or kept on `device` where it was built; None for another binary."""
+    runtime = runtime_of(Path(binary))
+    if runtime is not None:
+        runtime.verify(TOOL)
+        return runtime.record(TOOL)
+    kept = (r for r in all_runtimes() if r.device == device and r.has(TOOL))
+    return next((r.record(TOOL) for r in kept if r.binary(TOOL) == binary), None)
 
 
 class LlamaServerSettings(LlamaCppKnobs):
@@ -72,6 +95,7 @@ class LlamaServer(FrameworkDefaults):
         self._binary_arg = options.server_binary
         self._binary: str | None = None
         self.deployed: dict[str, Placed] = {}
+        self.runtime: dict[str, Any] | None = None  # the melt runtime it runs, if one
 
     @property
     def host(self) -> ServerHost:
@@ -86,7 +110,12 @@ class LlamaServer(FrameworkDefaults):
     def binary(self) -> str:
         """The executable's path on the device (pushed there on first use if needed)."""
         if self._binary is None:
-            placed = self.host.put_binary(self._binary_arg or default_binary(self.host))
+            binary = self._binary_arg or default_binary(self.host)
+            self.runtime = _runtime_record(binary, self.host.name)
+            if self.runtime and self.runtime["device"] == self.host.name:
+                placed = Placed(binary, 0)  # built on the device and kept there (`--on`)
+            else:
+                placed = self.host.put_binary(binary)
             self.deployed["llama-server"] = placed
             self._binary = placed.path
         return self._binary
@@ -97,7 +126,8 @@ class LlamaServer(FrameworkDefaults):
             kind: {"path": d.path, "bytes_pushed": d.bytes_pushed}
             for kind, d in self.deployed.items()
         }
-        return {"files": files, "bytes_pushed": sum(d.bytes_pushed for d in self.deployed.values())}
+        pushed = sum(d.bytes_pushed for d in self.deployed.values())
+        return {"files": files, "bytes_pushed": pushed, "runtime": self.runtime}
 
     def _version_text(self) -> str:
         binary = self.binary()

@@ -42,15 +42,18 @@ class HostProcess(Protocol):
 class ServerHost(Protocol):
     """The device side of a server framework. `local` is True for this machine (a binary
     given as a path here is used where it is); `configured_binary` is the inventory's
-    `llama_server` for the device, if any."""
+    `llama_server` for the device, if any; `abi` its architecture (`uname -m`, or a phone's
+    first ABI), which picks the runtime melt built for it."""
 
     name: str
     local: bool
     configured_binary: str | None
+    abi: str | None
 
     def put_binary(self, binary: str) -> Placed:
         """The executable on the device: pushed (by content) when it is a file here and
-        the device is not this machine, else `binary` as a path on the device."""
+        the device is not this machine, else `binary` as a path on the device. A tool of a
+        melt runtime is pushed with the libraries beside it."""
         ...
 
     def put_model(self, artifact: Artifact) -> Placed: ...
