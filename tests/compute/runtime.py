@@ -4,9 +4,10 @@ software Vulkan device), and `melt bench` subprocesses over it.
 The build is a directory holding `llama-server` and the shared `libllama.so`/`libggml*.so`
 (llama.cpp built with `-DGGML_VULKAN=ON -DBUILD_SHARED_LIBS=ON`, RPATH `$ORIGIN`): the
 server path runs its `llama-server`, the in-process path points llama-cpp-python at its
-libraries (`LLAMA_CPP_LIB_PATH`). `$MELT_VULKAN_RUNTIME` names it, else the CI cache's
-`llama.cpp-0.3.36-vulkan/bin`. A missing build fails the tests that need it, with what to
-set; only `MELT_VULKAN=off` (a machine that cannot build it) skips them, saying so.
+libraries (`LLAMA_CPP_LIB_PATH`). `$MELT_VULKAN_RUNTIME` names it, else the linux-x86_64
+vulkan runtime `.ci/build-llama-cpp-tools` builds into the CI cache (`melt runtimes build`).
+A missing build fails the tests that need it, with what to set; only `MELT_VULKAN=off` (a
+machine that cannot build it) skips them, saying so.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from typing import Any
 import pytest
 from tests.bench_process import SRC
 
+from melt.frameworks.llama_server.framework import ci_runtimes
+from melt.runtimes.cache import matching
+
 RUNTIME_ENV = "MELT_VULKAN_RUNTIME"
 OFF_ENV = "MELT_VULKAN"
 # ggml hides CPU-type Vulkan devices (lavapipe is one) unless they are listed here.
@@ -36,8 +40,11 @@ def vulkan_runtime() -> Path:
     """The Vulkan llama.cpp build's directory (see module); fails when it is missing."""
     if os.environ.get(OFF_ENV) == "off":
         pytest.skip(f"{OFF_ENV}=off: no Vulkan llama.cpp build on this machine")
-    cache = Path(os.environ.get("MELT_CI_CACHE") or Path.home() / ".cache" / "melt-ci")
-    folder = Path(os.environ.get(RUNTIME_ENV) or cache / "llama.cpp-0.3.36-vulkan" / "bin")
+    if os.environ.get(RUNTIME_ENV):
+        folder = Path(os.environ[RUNTIME_ENV])
+    else:
+        built = matching("linux-x86_64", "vulkan", "llama-server", root=ci_runtimes())
+        folder = Path(built.binary("llama-server")).parent if built else ci_runtimes() / "none"
     missing = [n for n in ("llama-server", "libllama.so") if not (folder / n).is_file()]
     if missing:
         pytest.fail(

@@ -122,20 +122,26 @@ def register_transport(name: str) -> Callable[[DeviceFactory], DeviceFactory]:
     return add
 
 
+def _extra_facts(entry: _Entry) -> dict[str, object]:
+    """The entry's facts that the device cannot tell melt itself: its battery's capacity
+    and the llama-server built for it (the frameworks' `llama_server` fact)."""
+    facts = {"battery_mah": entry.battery_mah, "llama_server": entry.llama_server}
+    return {k: v for k, v in facts.items() if v}
+
+
 @register_transport("local")
 def _local(entry: LocalEntry, options: ConnectOptions) -> Device:
     from melt.devices.local import LocalDevice
 
     root = options.root if options.root is not None else Path(entry.root)
-    extra = {"battery_mah": entry.battery_mah} if entry.battery_mah else {}
-    return LocalDevice(root=root, name=entry.name, extra=extra)
+    return LocalDevice(root=root, name=entry.name, extra=_extra_facts(entry))
 
 
 @register_transport("ssh")
 def _ssh(entry: SshEntry, options: ConnectOptions) -> Device:
     from melt.devices.ssh import SshDevice, resolve_target
 
-    extra = {"battery_mah": entry.battery_mah} if entry.battery_mah else {}
+    extra = _extra_facts(entry)
     target = resolve_target(
         entry.name,
         entry.host,

@@ -47,7 +47,9 @@ def device_perplexity(
     reference (the most precise variant, or the only one: then the divergence is the
     device build's numerics against melt's on the same file)."""
     facts = device.facts()
-    path = tool_path(TOOL, "llama.cpp", FrameworkOptions(), facts, device.on_controller)
+    path = tool_path(
+        TOOL, "llama.cpp", FrameworkOptions(), facts, device.on_controller, device.name
+    )
     tool = place_tool(device, TOOL, path)
     reference = most_precise(artifacts)
     version = _version(device, tool)

@@ -58,7 +58,7 @@ class Reconciler:
         if not request.reconcile:
             return None
         options = request.framework_options
-        path = tool_path(TOOL, request.framework, options, facts, device.on_controller)
+        path = tool_path(TOOL, request.framework, options, facts, device.on_controller, device.name)
         return cls(device, place_tool(device, TOOL, path))
 
     def after_run(

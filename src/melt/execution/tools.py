@@ -2,11 +2,11 @@
 putting one on the run's device.
 
 `tool_path` is the one place that decides which binary a tool is: the tool of the same
-build as the run's llama.cpp. Today that is the file beside the llama-server binary the run
-uses (`--server-binary`, else the device's inventory `llama_server:`, else on this machine
-`$MELT_LLAMA_SERVER`, else the build
-`.ci/build-llama-cpp-tools` caches for this machine, which is also the llama.cpp the
-in-process engine vendors). A runtime cache (`melt runtimes`) becomes one more place here.
+build as the run's llama.cpp. That is the file beside the llama-server binary the user named
+(`--server-binary`, else the device's inventory `llama_server:`, else on this machine
+`$MELT_LLAMA_SERVER`), else the runtime melt built for the device's ABI (`melt runtimes`,
+from the llama.cpp the in-process engine vendors), which is what the run's llama-server is
+when none was named.
 """
 
 from __future__ import annotations
@@ -23,21 +23,35 @@ from melt.errors import MeltError
 from melt.frameworks import FrameworkOptions
 from melt.frameworks.llama_server.framework import BINARY_ENV, cached_binary
 from melt.runners.server_host import DeviceServerHost
+from melt.runtimes.choice import runtime_for
 
 
 def tool_path(
-    tool: str, framework: str, options: FrameworkOptions, facts: DeviceFacts, local: bool
+    tool: str,
+    framework: str,
+    options: FrameworkOptions,
+    facts: DeviceFacts,
+    local: bool,
+    device: str,
 ) -> str:
-    """The path of `tool` of the run's llama.cpp build: beside its llama-server (a path on
-    the controller, or on the device where the inventory names one only there). `local`:
-    the device is this machine, where `$MELT_LLAMA_SERVER` names its llama-server too."""
-    server = (
+    """The path of `tool` of the run's llama.cpp build: beside the llama-server the user
+    named (`--server-binary`, the inventory's `llama_server:`, on this machine
+    `$MELT_LLAMA_SERVER`), else the tool of the runtime melt built for the device's ABI
+    (`melt runtimes build`; on this machine CI's too), a path on the controller or on the
+    device where the inventory names one only there. `local`: the device is this machine."""
+    named = (
         (options.server_binary if framework == "llama-server" else None)
         or facts.extra.get("llama_server")
         or (os.environ.get(BINARY_ENV) if local else None)
-        or str(cached_binary())
     )
-    return posixpath.join(posixpath.dirname(str(server)), tool)
+    if named:
+        return posixpath.join(posixpath.dirname(str(named)), tool)
+    try:
+        return runtime_for(device, facts.arch, "cpu", tool).binary(tool)
+    except MeltError:
+        if local and cached_binary().with_name(tool).is_file():
+            return str(cached_binary().with_name(tool))
+        raise
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,11 @@ class Place(Protocol):
     def cleanup(self, runtime_id: str) -> None: ...
 
 
+# The library llama-cpp-python loads by name, and the file it is in a runtime.
+IN_PROCESS_LIBRARY = "libllama.so"
+IN_PROCESS_SONAME = "libllama.so.0"
+
+
 def _libraries(bin_dir: Path) -> list[Path]:
     """The shared libraries the binaries load: each SONAME link (libggml.so.0, copied as
     the file it names) and each unversioned library no link names; not the `.so` links
@@ -170,6 +175,10 @@ class LocalPlace:
         for lib in _libraries(bin_dir):
             shutil.copy2(lib, staging / lib.name)  # follows the link: the file it names
             libraries[lib.name] = _describe(staging / lib.name)
+        if IN_PROCESS_SONAME in libraries:
+            # llama-cpp-python opens `libllama.so` in LLAMA_CPP_LIB_PATH: with this link the
+            # in-process engine runs this very build (its Vulkan backend, say)
+            (staging / IN_PROCESS_LIBRARY).symlink_to(IN_PROCESS_SONAME)
         return {"binaries": binaries, "libraries": libraries}
 
     def kept_at(self, runtime_id: str) -> dict[str, str]:
