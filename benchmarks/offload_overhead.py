@@ -5,9 +5,10 @@ nothing; the ratio is what melt costs), alternate, several rounds (order swapped
 
 * `melt bench --framework llama-server --gpu-layers all` (greedy, one warm-up turn), whose
   measured turn on PROMPT is read from the store, and
-* the same build's `llama-bench -ngl 99` at that turn's shape: `-p` the prompt tokens melt's
-  engine evaluated, `-d` those it found in the server's cache, `-n` the tokens it generated,
-  same threads, `-r 1` (its counts checked against what it was asked).
+* the same build's `llama-bench -ngl 99` at that turn's shape: prefill of the prompt tokens
+  melt's engine evaluated after those it found in the server's cache, decode of the tokens it
+  generated after the whole prompt (matched depth), same threads, `-r 1` (its counts checked
+  against what it was asked).
 
 and print the decode and prefill ratios melt/llama-bench, min/median/max over rounds
 (target: median decode ratio ≥ 0.97). Then one table from one run:
@@ -71,28 +72,30 @@ def melt_bench(tools: Path, store: Path, gpu_layers: str, args: argparse.Namespa
 
 
 def llama_bench(tools: Path, model: Path, turn: dict, args: argparse.Namespace) -> dict:
-    """llama-bench -ngl 99 at the measured turn's shape: `-p` the prompt tokens melt's engine
-    evaluated, `-d` those it found in the cache, `-n` the tokens it generated."""
-    n_prompt, n_depth = turn["prompt_tokens_evaluated"], turn["prompt_tokens_reused"]
-    n_gen = turn["generated_tokens"]
+    """llama-bench -ngl 99 at the measured turn's shape: the prefill of the prompt tokens
+    melt's engine evaluated (`-p`) after those it found in the cache (`-d`), and the decode
+    of the tokens it generated (`-n`) after the whole prompt (the second `-d`), as melt's
+    decode ran; each row's counts checked against what was asked."""
+    n_prompt, reused = turn["prompt_tokens_evaluated"], turn["prompt_tokens_reused"]
+    n_gen, whole = turn["generated_tokens"], reused + turn["prompt_tokens_evaluated"]
     argv = [
         str(tools / "llama-bench"), "-m", str(model), "-ngl", "99", "-t", str(args.threads),
-        "-p", str(n_prompt), "-n", str(n_gen), "-d", str(n_depth), "-r", "1", "-o", "json",
+        "-p", str(n_prompt), "-n", str(n_gen), "-d", f"{reused},{whole}", "-r", "1",
+        "-o", "json",
     ]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, check=True)
-    rows = json.loads(done.stdout)
-    by_kind = {("pp" if r["n_gen"] == 0 else "tg"): r for r in rows}
-    for kind, asked in (("pp", n_prompt), ("tg", n_gen)):
-        row = by_kind[kind]
-        got = row["n_prompt" if kind == "pp" else "n_gen"]
-        if got != asked or row["n_depth"] != n_depth:  # never take the tool's count unchecked
-            raise SystemExit(f"llama-bench ran {kind} {got} @ d{row['n_depth']}, asked {asked}")
-    if not by_kind["tg"].get("gpu_info"):
+    rows = {(r["n_prompt"], r["n_gen"], r["n_depth"]): r for r in json.loads(done.stdout)}
+    pp, tg = rows.get((n_prompt, 0, reused)), rows.get((0, n_gen, whole))
+    if pp is None or tg is None:  # never take the tool's figures for another shape
+        raise SystemExit(f"llama-bench ran {sorted(rows)}, asked pp{n_prompt} @ d{reused} "
+                         f"and tg{n_gen} @ d{whole}")  # fmt: skip
+    if not tg.get("gpu_info"):
         raise SystemExit("llama-bench reports no GPU (set GGML_VK_VISIBLE_DEVICES=0 for lavapipe)")
-    shape = f"pp{n_prompt}/tg{n_gen} @ d{n_depth}"
-    return {k: float(v["avg_ts"]) for k, v in by_kind.items()} | {
-        "gpu": by_kind["tg"]["gpu_info"],
-        "shape": shape,
+    return {
+        "pp": float(pp["avg_ts"]),
+        "tg": float(tg["avg_ts"]),
+        "gpu": tg["gpu_info"],
+        "shape": f"pp{n_prompt} @ d{reused}, tg{n_gen} @ d{whole}",
     }
 
 
