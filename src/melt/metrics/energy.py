@@ -41,6 +41,17 @@ COULOMB_PER_MAH = 3.6
 DEFAULT_MAX_HOLD_S = 0.5
 
 
+def covers(points: Sequence[Point], start_ns: int, end_ns: int, max_hold_s: float) -> bool:
+    """Whether the series speaks for [start_ns, end_ns]: it has points and reaches each edge
+    within `max_hold_s` (a value is held no longer than that)."""
+    if end_ns < start_ns:
+        raise ValueError(f"window ends before it starts ({start_ns} > {end_ns})")
+    hold_ns = max_hold_s * NS_PER_S
+    return bool(points) and not (
+        points[0][0] - start_ns > hold_ns or end_ns - points[-1][0] > hold_ns
+    )
+
+
 def integrate(
     points: Sequence[Point],
     start_ns: int,
@@ -48,12 +59,7 @@ def integrate(
     max_hold_s: float = DEFAULT_MAX_HOLD_S,
 ) -> float | None:
     """∫ value dt over [start_ns, end_ns] in value·seconds (W → J, A → C), trapezoid rule."""
-    if end_ns < start_ns:
-        raise ValueError(f"window ends before it starts ({start_ns} > {end_ns})")
-    if not points:
-        return None
-    hold_ns = max_hold_s * NS_PER_S
-    if points[0][0] - start_ns > hold_ns or end_ns - points[-1][0] > hold_ns:
+    if not covers(points, start_ns, end_ns, max_hold_s):
         return None
     if end_ns == start_ns:
         return 0.0
@@ -71,12 +77,7 @@ def counter_delta(
 ) -> float | None:
     """The rise of a cumulative counter (J) over [start_ns, end_ns], its value linearly
     interpolated at each edge; None past the series by more than the hold, as `integrate`."""
-    if end_ns < start_ns:
-        raise ValueError(f"window ends before it starts ({start_ns} > {end_ns})")
-    if not points:
-        return None
-    hold_ns = max_hold_s * NS_PER_S
-    if points[0][0] - start_ns > hold_ns or end_ns - points[-1][0] > hold_ns:
+    if not covers(points, start_ns, end_ns, max_hold_s):
         return None
     return value_at(points, end_ns) - value_at(points, start_ns)
 
