@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from melt.compute import ComputeDevice
+from melt.compute import ComputeAsk, ComputeDevice
 from melt.config import RunSettings
 from melt.errors import MeltError
 from melt.frameworks.base import FrameworkDefaults, FrameworkOptions
@@ -46,6 +46,10 @@ def cached_binary() -> Path:
     found = target_for_abi(platform.machine())
     runtime = found and matching(found.name, "cpu", TOOL, root=ci_runtimes())
     return Path(runtime.binary(TOOL)) if runtime else ci_runtimes() / "none" / TOOL
+
+
+# The backends a run that offloads looks for, in order, when melt chooses the runtime.
+GPU_BACKENDS = ("cuda", "vulkan")
 
 
 def default_binary(host: ServerHost, backend: str = "cpu") -> str:
@@ -120,6 +124,25 @@ class LlamaServer(FrameworkDefaults):
             self._binary = placed.path
         return self._binary
 
+    def _offload_runtime(self) -> None:
+        """A run that offloads takes a runtime with a GPU backend for the device's ABI when
+        melt chose a cpu one by itself (the user's own binary is theirs to choose): the same
+        llama.cpp, so the version already read stands; what ran is recorded from the
+        server's own report either way."""
+        named = self._binary_arg or self.host.configured_binary
+        if named or (self.host.local and os.environ.get(BINARY_ENV)) or not self.runtime:
+            return
+        if self.runtime.get("backend") != "cpu":
+            return
+        for backend in GPU_BACKENDS:
+            try:
+                found = runtime_for(self.host.name, self.host.abi, backend, TOOL)
+            except MeltError:
+                continue
+            self._binary_arg = found.binary(TOOL)
+            self._binary = None
+            return
+
     def deploy_summary(self) -> dict[str, Any]:
         """What this framework put on the device: each file's path and bytes pushed."""
         files = {
@@ -154,6 +177,9 @@ class LlamaServer(FrameworkDefaults):
         return list_devices(self.host, self.binary())
 
     def load(self, artifact: Artifact, settings: RunSettings) -> LlamaServerEngine:
+        self.binary()  # melt's own choice, if it chose, is known from here on
+        if ComputeAsk.of(settings.engine).offload:
+            self._offload_runtime()
         binary = self.binary()
         model = self.host.put_model(artifact)
         self.deployed[f"model {artifact.sha256[:12]}"] = model
