@@ -184,3 +184,19 @@ def test_show_of_an_unknown_runtime_is_one_line(tmp_path: Path) -> None:
         f"melt: error: no runtime 'android' in {tmp_path / 'rt'} (known: none built yet; "
         "see 'melt runtimes list')"
     )
+
+
+def test_the_shells_compiler_flags_do_not_reach_a_build(tmp_path: Path) -> None:
+    """CI exports `CFLAGS=-mno-amx-*` for the host's llama-cpp-python wheel; the aarch64 cross
+    compiler rejects them. A runtime's flags are its target's (in its key): the shell's are
+    left out, so the cross build works and its key means what it says."""
+    runtimes = tmp_path / "rt"
+    source = good(tmp_path / "s")
+    argv = ["runtimes", "build", "--target", "android-arm64", "--source", str(source)]
+    argv += ["--tools", "llama-server"]
+    flags = "-mno-amx-tile -mno-amx-int8"
+    built = melt(runtimes, *argv, CFLAGS=flags, CXXFLAGS=flags)
+    assert built.returncode == 0, built.stderr
+    again = melt(runtimes, *argv)  # the same inputs without the shell's flags: the same one
+    assert again.stdout.split()[0] == built.stdout.split()[0]
+    assert "already built" in again.stderr

@@ -102,6 +102,18 @@ def _describe(path: Path) -> dict[str, Any]:
     return {"sha256": file_sha256(path), "size_bytes": path.stat().st_size}
 
 
+# Variables CMake and the compilers read from the environment: a build's flags are its
+# target's and backend's, all in its key and provenance, never the shell's (an exported
+# `CFLAGS=-mno-amx-tile` for the host's wheel would break a cross build, and would change
+# any build without changing its key).
+AMBIENT_FLAGS = ("CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS", "CMAKE_ARGS", "CC", "CXX")
+
+
+def build_environment() -> dict[str, str]:
+    """This process's environment without the ambient compiler flags."""
+    return {k: v for k, v in os.environ.items() if k not in AMBIENT_FLAGS}
+
+
 class LocalPlace:
     """This machine."""
 
@@ -141,6 +153,7 @@ class LocalPlace:
             text=True,
             errors="replace",
             start_new_session=True,
+            env=build_environment(),
         )
         self._proc = proc
         assert proc.stdout is not None
