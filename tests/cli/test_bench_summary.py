@@ -41,10 +41,11 @@ def test_one_run_prints_what_report_and_runs_show_print(
     assert bench.code == 0, bench.err
     report = melt("report", "1", "--store", str(store))
     shown = melt("runs", "show", "1", "--store", str(store))
-    head = bench.out.splitlines()[:5]  # device, workload, artifact, settings, knobs
-    assert head == report.out.splitlines()[:5]
-    assert head[1].startswith("workload ") and "2 turns × 1 run(s) per cell" in head[1]
-    assert head[3].startswith("threads 1, ctx 512, batch 512, max new tokens 4")
+    head = bench.out.splitlines()[:6]  # device, compute, workload, artifact, settings, knobs
+    assert head == report.out.splitlines()[:6]
+    assert head[1].startswith("compute CPU (llama.cpp's load log")
+    assert head[2].startswith("workload ") and "2 turns × 1 run(s) per cell" in head[2]
+    assert head[4].startswith("threads 1, ctx 512, batch 512, max new tokens 4")
     summary = table_rows(bench.out, "run 1 (completed)")
     assert summary == table_rows(report.out, "run 1 (completed)")
     assert "(median of 2, 95% CI " in {row[0]: row[1] for row in summary}["TTFT"]

@@ -10,7 +10,6 @@ from typing import Any
 from rich.text import Text
 
 from melt.config.settings import engine_knobs
-from melt.report.backends import compute_label
 from melt.report.units import fmt, fmt_bytes
 
 Run = Mapping[str, Any]
@@ -21,9 +20,8 @@ def _facts(run: Run) -> dict[str, Any]:
 
 
 def device_line(run: Run) -> str:
-    """`<framework version> on device <name> (<transport>): <cpu> (<cores>, <RAM>, <OS>)`,
-    then `; compute: <backend>` where the engine reported one (runs before melt kept it:
-    left out, like every fact a run did not record)."""
+    """`<framework version> on device <name> (<transport>): <cpu> (<cores>, <RAM>, <OS>)`;
+    where the model ran is `compute_line`'s."""
     f = _facts(run)
     cores = f.get("physical_cores")
     machine = ", ".join(
@@ -37,16 +35,12 @@ def device_line(run: Run) -> str:
     )
     cpu = f.get("cpu_model") or "CPU not recorded"
     where = f"device {run['device']} ({f.get('transport', 'local')})"
-    compute = f"; compute: {compute_label(run)}" if run.get("compute") else ""
-    return (
-        f"{run['framework_version']} on {where}: {cpu}"
-        + (f" ({machine})" if machine else "")
-        + compute
-    )
+    return f"{run['framework_version']} on {where}: {cpu}" + (f" ({machine})" if machine else "")
 
 
 def compute_line(run: Run) -> str | None:
-    """`compute <backend label> (<where the engine said it>)`, for a run that recorded it."""
+    """`compute <backend label> (<where the engine said it>)`, for a run that recorded it
+    (runs before melt kept it: left out, like every fact a run did not record)."""
     record = run.get("compute")
     if not record:
         return None
