@@ -134,6 +134,11 @@ CASES: dict[str, Case] = {
     "cpu_strict": Case(("--cpu-strict",), _engine("cpu_strict"), True),
     "mmap": Case(("--no-mmap",), _engine("mmap"), False),
     "poll": Case(("--poll", "10"), _engine("poll"), 10),
+    "gpu_layers": Case(("--gpu-layers", "8"), _engine("gpu_layers"), 8),
+    "split_mode": Case(("--split-mode", "row"), _engine("split_mode"), "row"),
+    "main_gpu": Case(("--main-gpu", "1"), _engine("main_gpu"), 1),
+    "accel_device": Case(("--accel-device", "Vulkan0"), _engine("accel_device"), "Vulkan0"),
+    "kv_offload": Case(("--no-kv-offload",), _engine("kv_offload"), False),
     "provider": Case((*ORT, "--provider", "cpu"), _engine("provider"), "cpu"),
     "provider_options": Case(
         (*ORT, "--provider-option", "a=b"),
