@@ -179,7 +179,7 @@ class LlamaCppEngine(ChatEngine):
         rss_before = rss_bytes()
         start = time.monotonic_ns()
         with captured_log() as load_log:
-            self._load(artifact, settings, own)
+            self._load(artifact, settings, own, ask)
         compute = compute_use(
             load_log,
             available,
@@ -200,7 +200,9 @@ class LlamaCppEngine(ChatEngine):
         load_ns = time.monotonic_ns() - start
         self._finish_load(settings, load_ns, rss_before, compute)
 
-    def _load(self, artifact: Artifact, settings: RunSettings, own: LlamaCppSettings) -> None:
+    def _load(
+        self, artifact: Artifact, settings: RunSettings, own: LlamaCppSettings, ask: ComputeAsk
+    ) -> None:
         """The model and its context, as the run's knobs say (llama.cpp logs where the
         weights and the KV cache went meanwhile)."""
         self._model = load_model(artifact, vocab_only=False, mmap=own.mmap, offload=Offload(own))
@@ -216,7 +218,7 @@ class LlamaCppEngine(ChatEngine):
         params.offload_kqv = own.kv_offload
         # A CPU run computes nothing on a GPU: llama.cpp's default also offloads a large
         # batch's host-weight matmuls to the device (llama-bench -nopo turns that off).
-        params.op_offload = ComputeAsk.of(own).offload
+        params.op_offload = ask.offload
         params.no_perf = False
         self._ctx = llama.llama_init_from_model(self._model, params)
         if not self._ctx:
