@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.runtimes.ci_runtimes import ci_ccache
+
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 LLAMA_CPP_PYTHON = "llama-cpp-python==0.3.36"
 READY_TIMEOUT_S = 20.0
@@ -126,6 +128,8 @@ def start_sshd(directory: Path, sftp: bool = True) -> Sshd:
                 "LogLevel ERROR",
                 "MaxStartups 50",
                 "MaxSessions 50",
+                # this machine's CI compiler cache, as a board's admin would set its own
+                f"SetEnv CCACHE_DIR={ci_ccache()}",
                 "",
             ]
         )

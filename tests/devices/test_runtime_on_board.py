@@ -12,7 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.runtimes.tiny_sources import good
+from tests.runtimes.tiny_sources import (
+    ccache_stats,
+    compiled,
+    compiled_through_ccache,
+    good,
+    reused,
+)
 
 from melt.frameworks.llama_server.framework import ci_runtimes
 
@@ -74,6 +80,29 @@ def test_a_bench_on_the_board_runs_the_runtime_kept_there_without_pushing_it(
     )
     assert "`--version` exited with code 3" in result.err
     assert not (tmp_path / "device-workdir" / "bin").exists()  # nothing pushed
+
+
+def test_the_boards_build_reuses_the_objects_a_build_here_compiled(
+    melt: Callable[..., object],
+    inventory: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The loopback board shares this machine's ccache folder (as CI's board build shares the
+    x86-64 runtime's): melt gives every build step the same locale and relative paths, so
+    the board compiles nothing a build here compiled, though its SSH session has another
+    locale (none) than this terminal's and its build folder another name."""
+    monkeypatch.setenv("MELT_RUNTIMES", str(tmp_path / "rt"))
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    cache = tmp_path / "ccache"
+    argv = ["runtimes", "build", "--tools", "llama-server", "--source"]
+    here = melt(*argv, str(compiled_through_ccache(tmp_path / "a", cache)))
+    assert here.code == 0, here.err
+    assert (compiled(ccache_stats(cache)), reused(ccache_stats(cache))) == (1, 0)
+    source = compiled_through_ccache(tmp_path / "b", cache, note="for the board")
+    there = melt(*argv, str(source), "--on", "board", "--devices", str(inventory()))
+    assert there.code == 0, there.err
+    assert (compiled(ccache_stats(cache)), reused(ccache_stats(cache))) == (1, 1)
 
 
 def test_on_a_device_that_is_not_an_ssh_board_is_one_line(

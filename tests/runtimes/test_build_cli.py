@@ -14,7 +14,16 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.runtimes.tiny_sources import broken, good, sleeping_steps, slow
+from tests.runtimes.tiny_sources import (
+    broken,
+    ccache_stats,
+    compiled,
+    compiled_through_ccache,
+    good,
+    reused,
+    sleeping_steps,
+    slow,
+)
 from tests.waiting import wait_until
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -200,3 +209,19 @@ def test_the_shells_compiler_flags_do_not_reach_a_build(tmp_path: Path) -> None:
     again = melt(runtimes, *argv)  # the same inputs without the shell's flags: the same one
     assert again.stdout.split()[0] == built.stdout.split()[0]
     assert "already built" in again.stderr
+
+
+def test_a_second_runtime_of_the_same_sources_reuses_the_compilers_cache(tmp_path: Path) -> None:
+    """Each build runs in a fresh folder; melt has ccache hash paths relative to it, so a
+    second runtime (here: other sources whose compiled files are the same) reuses the objects
+    the first compiled. (The same on a board: tests/devices/test_runtime_on_board.py.)"""
+    cache = tmp_path / "ccache"
+    runtimes = tmp_path / "rt"
+    argv = ["runtimes", "build", "--tools", "llama-server", "--source"]
+    first = melt(runtimes, *argv, str(compiled_through_ccache(tmp_path / "a", cache)))
+    assert first.returncode == 0, first.stderr
+    assert (compiled(ccache_stats(cache)), reused(ccache_stats(cache))) == (1, 0)
+    source = compiled_through_ccache(tmp_path / "b", cache, note="another file")
+    second = melt(runtimes, *argv, str(source))
+    assert second.returncode == 0 and second.stdout.split()[0] != first.stdout.split()[0]
+    assert (compiled(ccache_stats(cache)), reused(ccache_stats(cache))) == (1, 1)

@@ -3,6 +3,8 @@ melt's builder (CMake, Ninja, the compiler, the cache) in a second instead of te
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 PROJECT = "cmake_minimum_required(VERSION 3.16)\nproject(tiny C)\n"
@@ -49,3 +51,40 @@ def sleeping_steps() -> list[int]:
         if b"sleep" in argv and SLEEP_S.encode() in argv:
             found.append(int(proc.name))
     return found
+
+
+def compiled_through_ccache(root: Path, cache: Path, note: str = "") -> Path:
+    """A project that compiles through ccache as llama.cpp's does (`GGML_CCACHE`: the global
+    `RULE_LAUNCH_COMPILE`), into the ccache folder `cache`, with an include folder given by
+    its absolute path as CMake gives ggml's; `note` changes a file that is not compiled, so
+    the sources, and the runtime's key, differ while every object compiles the same."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "include").mkdir(exist_ok=True)
+    (root / "include" / "tiny.h").write_text("#define TINY_CODE 0\n")
+    (root / "main.c").write_text('#include "tiny.h"\nint main(void) { return TINY_CODE; }\n')
+    (root / "NOTE").write_text(note)
+    launcher = f'"${{CMAKE_COMMAND}} -E env CCACHE_DIR={cache} ccache"'
+    (root / "CMakeLists.txt").write_text(
+        PROJECT
+        + f"set_property(GLOBAL PROPERTY RULE_LAUNCH_COMPILE {launcher})\n"
+        + "add_executable(llama-server main.c)\n"
+        + "target_include_directories(llama-server PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/include)\n"
+    )
+    return root
+
+
+def ccache_stats(cache: Path) -> dict[str, int]:
+    """ccache's counters for the folder `cache`."""
+    done = subprocess.run(
+        ["ccache", "--print-stats"], env={**os.environ, "CCACHE_DIR": str(cache)},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return {k: int(v) for k, v in (ln.split("\t") for ln in done.stdout.splitlines())}
+
+
+def compiled(stats: dict[str, int]) -> int:
+    return stats.get("cache_miss", 0)
+
+
+def reused(stats: dict[str, int]) -> int:
+    return stats.get("direct_cache_hit", 0) + stats.get("preprocessed_cache_hit", 0)

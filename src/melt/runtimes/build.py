@@ -4,6 +4,12 @@ at all.
 
 The build runs in a `Place` (`places.py`): this machine, or an SSH board (`--on`). What is
 built where is the same; only where files live and how commands run differ.
+
+llama.cpp's CMake compiles through ccache wherever ccache is installed (`GGML_CCACHE`, on by
+default). Each build runs in a fresh folder, so melt makes ccache read paths relative to that
+folder (`step_env`): a second runtime of the same sources (another backend, another
+tool, the same sources on a board that shares a cache) reuses every object that compiled the
+same, instead of missing on the folder's name.
 """
 
 from __future__ import annotations
@@ -182,6 +188,15 @@ def _put_in_place(staging: Path, runtime_id: str) -> None:
         shutil.rmtree(staging)
 
 
+def step_env(tree: str) -> dict[str, str]:
+    """A build step's environment, the same on every place: messages in the C locale (melt
+    quotes the compiler's first `error:` line, and ccache hashes the locale variables, which
+    differ between a terminal and an SSH session), and ccache reading the paths under `tree`
+    relative to the build folder, leaving the folder's own name out of its hash."""
+    locale = dict.fromkeys(("LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES"), "C")
+    return {**locale, "CCACHE_BASEDIR": tree, "CCACHE_NOHASHDIR": "true"}
+
+
 def _run(
     place: Place, argv: list[str], log: list[str], progress: Progress, rid: str, tree: str
 ) -> None:
@@ -189,7 +204,7 @@ def _run(
     the first error the compiler or CMake printed (its paths relative to the source)."""
     shown = -1
     start = len(log)
-    for line in place.run(argv, log):
+    for line in place.run(argv, log, step_env(tree)):
         match = _NINJA.match(line)
         percent = None
         if match:

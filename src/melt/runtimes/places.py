@@ -47,8 +47,9 @@ class Place(Protocol):
         """The path, where the build runs, of the (patched) source tree `tree`."""
         ...
 
-    def run(self, argv: list[str], log: list[str]) -> Iterator[str]:
-        """The step's output lines (stdout and stderr), each also appended to `log`."""
+    def run(self, argv: list[str], log: list[str], env: dict[str, str]) -> Iterator[str]:
+        """The step's output lines (stdout and stderr), each also appended to `log`; `env`
+        is added to the place's own environment for this step."""
         ...
 
     def returncode(self) -> int: ...
@@ -145,7 +146,7 @@ class LocalPlace:
     def receive_sources(self, tree: Path, runtime_id: str) -> str:
         return str(tree)
 
-    def run(self, argv: list[str], log: list[str]) -> Iterator[str]:
+    def run(self, argv: list[str], log: list[str], env: dict[str, str]) -> Iterator[str]:
         proc = subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
@@ -153,7 +154,7 @@ class LocalPlace:
             text=True,
             errors="replace",
             start_new_session=True,
-            env=build_environment(),
+            env={**build_environment(), **env},
         )
         self._proc = proc
         assert proc.stdout is not None
@@ -266,8 +267,10 @@ class BoardPlace:
         self._sh(f"cd {shlex.quote(work)} && tar -xzf src.tar.gz && rm src.tar.gz")
         return f"{work}/src"
 
-    def run(self, argv: list[str], log: list[str]) -> Iterator[str]:
-        proc = self.device.spawn(["sh", "-c", f"exec {shlex.join(argv)} 2>&1"])
+    def run(self, argv: list[str], log: list[str], env: dict[str, str]) -> Iterator[str]:
+        assigned = [f"{name}={value}" for name, value in env.items()]
+        command = shlex.join(["env", *assigned, *argv] if assigned else argv)
+        proc = self.device.spawn(["sh", "-c", f"exec {command} 2>&1"])
         self._proc, self._code = proc, None
         for line in proc.lines():
             log.append(line)
