@@ -82,9 +82,8 @@ def ccache_stats(cache: Path) -> dict[str, int]:
     return {k: int(v) for k, v in (ln.split("\t") for ln in done.stdout.splitlines())}
 
 
-def compiled(stats: dict[str, int]) -> int:
-    return stats.get("cache_miss", 0)
-
-
-def reused(stats: dict[str, int]) -> int:
-    return stats.get("direct_cache_hit", 0) + stats.get("preprocessed_cache_hit", 0)
+def ccache_counts(cache: Path) -> tuple[int, int]:
+    """(objects compiled, objects taken from the cache) in the ccache folder `cache`."""
+    stats = ccache_stats(cache)
+    hits = stats.get("direct_cache_hit", 0) + stats.get("preprocessed_cache_hit", 0)
+    return stats.get("cache_miss", 0), hits

@@ -31,7 +31,7 @@ from melt.errors import MeltError
 from melt.runtimes.backends import Backend
 from melt.runtimes.cache import MANIFEST, Runtime, cached, content_sha256, runtimes_dir
 from melt.runtimes.patches import apply_patches
-from melt.runtimes.places import Place
+from melt.runtimes.places import Place, StepEnv
 from melt.runtimes.sources import Source, copy_tree
 from melt.runtimes.targets import Target
 
@@ -188,13 +188,26 @@ def _put_in_place(staging: Path, runtime_id: str) -> None:
         shutil.rmtree(staging)
 
 
-def step_env(tree: str) -> dict[str, str]:
-    """A build step's environment, the same on every place: messages in the C locale (melt
-    quotes the compiler's first `error:` line, and ccache hashes the locale variables, which
-    differ between a terminal and an SSH session), and ccache reading the paths under `tree`
-    relative to the build folder, leaving the folder's own name out of its hash."""
-    locale = dict.fromkeys(("LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES"), "C")
-    return {**locale, "CCACHE_BASEDIR": tree, "CCACHE_NOHASHDIR": "true"}
+# Variables CMake and the compilers read from the environment: a build's flags are its
+# target's and backend's, all in its key and provenance, never the shell's (an exported
+# `CFLAGS=-mno-amx-tile` for the host's wheel would break a cross build, and would change
+# any build without changing its key).
+AMBIENT_FLAGS = ("CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS", "CMAKE_ARGS", "CC", "CXX")
+LOCALE = ("LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES")
+
+
+def step_env(tree: str) -> StepEnv:
+    """A build step's environment, the same on every place: the ambient compiler flags
+    unset; messages in the C locale (melt quotes the compiler's first `error:` line, and
+    ccache hashes the locale variables, which differ between a terminal and an SSH session);
+    ccache reading the paths under `tree` relative to the build folder, leaving the folder's
+    own name out of its hash."""
+    return {
+        **dict.fromkeys(AMBIENT_FLAGS),
+        **dict.fromkeys(LOCALE, "C"),
+        "CCACHE_BASEDIR": tree,
+        "CCACHE_NOHASHDIR": "true",
+    }
 
 
 def _run(

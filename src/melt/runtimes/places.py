@@ -47,9 +47,9 @@ class Place(Protocol):
         """The path, where the build runs, of the (patched) source tree `tree`."""
         ...
 
-    def run(self, argv: list[str], log: list[str], env: dict[str, str]) -> Iterator[str]:
+    def run(self, argv: list[str], log: list[str], env: StepEnv) -> Iterator[str]:
         """The step's output lines (stdout and stderr), each also appended to `log`; `env`
-        is added to the place's own environment for this step."""
+        applied to the place's own environment for this step."""
         ...
 
     def returncode(self) -> int: ...
@@ -103,16 +103,21 @@ def _describe(path: Path) -> dict[str, Any]:
     return {"sha256": file_sha256(path), "size_bytes": path.stat().st_size}
 
 
-# Variables CMake and the compilers read from the environment: a build's flags are its
-# target's and backend's, all in its key and provenance, never the shell's (an exported
-# `CFLAGS=-mno-amx-tile` for the host's wheel would break a cross build, and would change
-# any build without changing its key).
-AMBIENT_FLAGS = ("CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS", "CMAKE_ARGS", "CC", "CXX")
+# A build step's environment, as `build.step_env` gives it: a value to set, or None to unset.
+StepEnv = dict[str, str | None]
 
 
-def build_environment() -> dict[str, str]:
-    """This process's environment without the ambient compiler flags."""
-    return {k: v for k, v in os.environ.items() if k not in AMBIENT_FLAGS}
+def local_environment(env: StepEnv) -> dict[str, str]:
+    """This process's environment with `env` applied."""
+    merged = {**os.environ, **env}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
+def env_prefix(env: StepEnv) -> list[str]:
+    """`env` as an `env(1)` command prefix (POSIX `env`, busybox's too, for `-u`)."""
+    unset = [arg for k, v in env.items() if v is None for arg in ("-u", k)]
+    assigned = [f"{k}={v}" for k, v in env.items() if v is not None]
+    return ["env", *unset, *assigned] if env else []
 
 
 class LocalPlace:
@@ -146,7 +151,7 @@ class LocalPlace:
     def receive_sources(self, tree: Path, runtime_id: str) -> str:
         return str(tree)
 
-    def run(self, argv: list[str], log: list[str], env: dict[str, str]) -> Iterator[str]:
+    def run(self, argv: list[str], log: list[str], env: StepEnv) -> Iterator[str]:
         proc = subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
@@ -154,7 +159,7 @@ class LocalPlace:
             text=True,
             errors="replace",
             start_new_session=True,
-            env={**build_environment(), **env},
+            env=local_environment(env),
         )
         self._proc = proc
         assert proc.stdout is not None
@@ -267,9 +272,8 @@ class BoardPlace:
         self._sh(f"cd {shlex.quote(work)} && tar -xzf src.tar.gz && rm src.tar.gz")
         return f"{work}/src"
 
-    def run(self, argv: list[str], log: list[str], env: dict[str, str]) -> Iterator[str]:
-        assigned = [f"{name}={value}" for name, value in env.items()]
-        command = shlex.join(["env", *assigned, *argv] if assigned else argv)
+    def run(self, argv: list[str], log: list[str], env: StepEnv) -> Iterator[str]:
+        command = shlex.join([*env_prefix(env), *argv])
         proc = self.device.spawn(["sh", "-c", f"exec {command} 2>&1"])
         self._proc, self._code = proc, None
         for line in proc.lines():
